@@ -1,1 +1,60 @@
-fn main() {}
+//! The `workbench` command line: thin dispatch over the library's commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use workbench::config::Config;
+use workbench::{export, import, info, synth};
+
+/// Research workbench for child-maltreatment case records: cohorts, outcomes and survival models
+/// over a DuckDB case store.
+#[derive(Debug, Parser)]
+#[command(name = "workbench", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the demo store on first run (20,000 synthetic children) and show a gated summary.
+    Demo(info::DemoArgs),
+    /// Generate synthetic case records with known truth into a store.
+    Synth(synth::SynthArgs),
+    /// Import one data release (a folder of CSV/Parquet files, or a PostgreSQL schema) into a store.
+    Import(import::ImportArgs),
+    /// Write a release back as one file per table.
+    ExportRelease(export::ExportArgs),
+    /// Schema version, releases with extract date and content hash, row counts per table.
+    Info {
+        /// The store (default: the configured store, else the demo store).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load()?;
+    match cli.command {
+        Command::Demo(args) => info::demo(&config, &args).map(|()| ExitCode::SUCCESS),
+        Command::Synth(args) => synth::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => import::run(&config, &args),
+        Command::ExportRelease(args) => export::run(&config, &args).map(|()| ExitCode::SUCCESS),
+        Command::Info { store } => {
+            let path = config.store_path(store.as_deref());
+            info::info(&config, &path).map(|()| ExitCode::SUCCESS)
+        }
+    }
+}

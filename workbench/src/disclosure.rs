@@ -1,0 +1,426 @@
+//! The disclosure gate: every count shown to a person or written to a file passes here.
+//!
+//! A table of counts is extended with its row, column and grand totals. Primary suppression hides
+//! every entry (cell or total) in (0, k). Complementary suppression then walks every line of the
+//! extended table (each row with its total, each column with its total, the totals row and column)
+//! until no line has exactly one hidden entry (which its line would give back by subtraction) and
+//! no line's hidden entries add up to less than k (which would reveal that they are all small).
+//! Zero is published: it is not a small group of children.
+
+use std::fmt;
+
+/// The privacy policy: the smallest count shown on screen and written to files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyPolicy {
+    #[serde(default = "default_k_screen")]
+    pub k_screen: u64,
+    #[serde(default = "default_k_file")]
+    pub k_file: u64,
+}
+
+fn default_k_screen() -> u64 {
+    5
+}
+fn default_k_file() -> u64 {
+    10
+}
+
+impl Default for PrivacyPolicy {
+    fn default() -> Self {
+        PrivacyPolicy {
+            k_screen: default_k_screen(),
+            k_file: default_k_file(),
+        }
+    }
+}
+
+/// Where an output goes, which sets its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Screen,
+    File,
+}
+
+impl PrivacyPolicy {
+    /// The gate for one audience.
+    pub fn gate(&self, audience: Audience) -> Gate {
+        Gate {
+            k: match audience {
+                Audience::Screen => self.k_screen,
+                Audience::File => self.k_file,
+            },
+        }
+    }
+}
+
+/// A count after the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatedCount {
+    /// Published as is.
+    Shown(u64),
+    /// Fewer than k children (primary suppression).
+    BelowK,
+    /// Hidden so that a small cell cannot be recomputed from the totals (complementary suppression).
+    Hidden,
+}
+
+impl GatedCount {
+    /// The published value, if any.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            GatedCount::Shown(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// How a gated count prints: the value, `<k`, or `x` for a complementary suppression.
+pub struct GatedDisplay {
+    count: GatedCount,
+    k: u64,
+}
+
+impl fmt::Display for GatedDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self.count {
+            GatedCount::Shown(v) => v.to_string(),
+            GatedCount::BelowK => format!("<{}", self.k),
+            GatedCount::Hidden => "x".to_string(),
+        };
+        f.pad(&s)
+    }
+}
+
+/// A gate with threshold k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    pub k: u64,
+}
+
+/// Counts by two classifications, before the gate. Totals are computed, never supplied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountTable {
+    pub title: String,
+    pub row_header: String,
+    pub rows: Vec<String>,
+    pub columns: Vec<String>,
+    /// `cells[r][c]`.
+    pub cells: Vec<Vec<u64>>,
+}
+
+/// A table after the gate, totals included as the last row and column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatedTable {
+    pub title: String,
+    pub row_header: String,
+    pub rows: Vec<String>,
+    pub columns: Vec<String>,
+    /// `(rows + 1) x (columns + 1)`: the last row and column are totals.
+    pub cells: Vec<Vec<GatedCount>>,
+    pub k: u64,
+}
+
+impl Gate {
+    /// Gates one table of counts, with totals.
+    pub fn table(&self, t: &CountTable) -> GatedTable {
+        let nr = t.rows.len();
+        let nc = t.columns.len();
+        // The extended table: cells, row totals in the last column, column totals in the last row.
+        let mut v = vec![vec![0u64; nc + 1]; nr + 1];
+        for r in 0..nr {
+            for c in 0..nc {
+                let x = t
+                    .cells
+                    .get(r)
+                    .and_then(|row| row.get(c))
+                    .copied()
+                    .unwrap_or(0);
+                v[r][c] = x;
+                v[r][nc] += x;
+                v[nr][c] += x;
+                v[nr][nc] += x;
+            }
+        }
+        let hidden = self.suppress(&v);
+        let cells = (0..=nr)
+            .map(|r| {
+                (0..=nc)
+                    .map(|c| match hidden[r][c] {
+                        Some(Suppression::Primary) => GatedCount::BelowK,
+                        Some(Suppression::Complementary) => GatedCount::Hidden,
+                        None => GatedCount::Shown(v[r][c]),
+                    })
+                    .collect()
+            })
+            .collect();
+        GatedTable {
+            title: t.title.clone(),
+            row_header: t.row_header.clone(),
+            rows: t.rows.clone(),
+            columns: t.columns.clone(),
+            cells,
+            k: self.k,
+        }
+    }
+
+    fn suppress(&self, v: &[Vec<u64>]) -> Vec<Vec<Option<Suppression>>> {
+        let nr = v.len();
+        let nc = v.first().map_or(0, Vec::len);
+        let mut hidden: Vec<Vec<Option<Suppression>>> = v
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&x| (x > 0 && x < self.k).then_some(Suppression::Primary))
+                    .collect()
+            })
+            .collect();
+        // Lines of the extended table: every row and every column (the totals are the last entry).
+        let mut lines: Vec<Vec<(usize, usize)>> =
+            (0..nr).map(|r| (0..nc).map(|c| (r, c)).collect()).collect();
+        lines.extend((0..nc).map(|c| (0..nr).map(|r| (r, c)).collect()));
+        // Each pass hides at least one more entry or stops, so this ends within nr * nc passes.
+        loop {
+            let mut changed = false;
+            for line in &lines {
+                let hidden_here: Vec<_> = line
+                    .iter()
+                    .filter(|&&(r, c)| hidden[r][c].is_some())
+                    .collect();
+                if hidden_here.is_empty() {
+                    continue;
+                }
+                let hidden_sum: u64 = hidden_here.iter().map(|&&(r, c)| v[r][c]).sum();
+                let exposed = hidden_here.len() == 1 || (hidden_sum > 0 && hidden_sum < self.k);
+                if !exposed {
+                    continue;
+                }
+                // Hide the smallest published positive entry of this line, interior cells before the total.
+                let total = *line.last().unwrap_or(&(0, 0));
+                let pick = line
+                    .iter()
+                    .filter(|&&(r, c)| hidden[r][c].is_none())
+                    .min_by_key(|&&(r, c)| ((r, c) == total, v[r][c] == 0, v[r][c]));
+                if let Some(&(r, c)) = pick {
+                    hidden[r][c] = Some(Suppression::Complementary);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return hidden;
+            }
+        }
+    }
+
+    /// Gates a single count that stands alone (its margins are not published next to it).
+    pub fn count(&self, n: u64) -> GatedCount {
+        if n > 0 && n < self.k {
+            GatedCount::BelowK
+        } else {
+            GatedCount::Shown(n)
+        }
+    }
+
+    /// How a gated count prints under this gate.
+    pub fn display(&self, count: GatedCount) -> GatedDisplay {
+        GatedDisplay { count, k: self.k }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suppression {
+    Primary,
+    Complementary,
+}
+
+impl GatedTable {
+    /// The table as aligned text, with a legend when anything is suppressed.
+    pub fn render_text(&self) -> String {
+        let gate = Gate { k: self.k };
+        let mut header: Vec<String> = vec![self.row_header.clone()];
+        header.extend(self.columns.iter().cloned());
+        header.push("Total".to_string());
+        let mut body: Vec<Vec<String>> = Vec::new();
+        for (r, row) in self.cells.iter().enumerate() {
+            let label = self
+                .rows
+                .get(r)
+                .cloned()
+                .unwrap_or_else(|| "Total".to_string());
+            let mut line = vec![label];
+            line.extend(row.iter().map(|&x| gate.display(x).to_string()));
+            body.push(line);
+        }
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                std::iter::once(&header)
+                    .chain(&body)
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let fmt_line = |l: &[String]| {
+            l.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    if i == 0 {
+                        format!("{s:<w$}", w = widths[i])
+                    } else {
+                        format!("{s:>w$}", w = widths[i])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        let mut out = format!("{}\n{}\n", self.title, fmt_line(&header));
+        for l in &body {
+            out.push_str(&fmt_line(l));
+            out.push('\n');
+        }
+        let any_hidden = self
+            .cells
+            .iter()
+            .flatten()
+            .any(|c| !matches!(c, GatedCount::Shown(_)));
+        if any_hidden {
+            out.push_str(&format!(
+                "<{k} = fewer than {k} children; x = hidden so that a small count cannot be recomputed from the totals\n",
+                k = self.k
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(cells: Vec<Vec<u64>>) -> CountTable {
+        CountTable {
+            title: "t".into(),
+            row_header: "row".into(),
+            rows: (0..cells.len()).map(|i| format!("r{i}")).collect(),
+            columns: (0..cells[0].len()).map(|i| format!("c{i}")).collect(),
+            cells,
+        }
+    }
+
+    /// Every line of the extended table either has no hidden entry, or at least two whose sum is
+    /// at least k: no hidden entry can be recomputed from its line.
+    fn assert_protected(g: &GatedTable, raw: &[Vec<u64>]) {
+        let nr = g.cells.len();
+        let nc = g.cells[0].len();
+        let value = |r: usize, c: usize| -> u64 {
+            if r < raw.len() && c < raw[0].len() {
+                raw[r][c]
+            } else if r < raw.len() {
+                raw[r].iter().sum()
+            } else if c < raw[0].len() {
+                raw.iter().map(|row| row[c]).sum()
+            } else {
+                raw.iter().flatten().sum()
+            }
+        };
+        let lines = (0..nr)
+            .map(|r| (0..nc).map(|c| (r, c)).collect::<Vec<_>>())
+            .chain((0..nc).map(|c| (0..nr).map(|r| (r, c)).collect()));
+        for line in lines {
+            let hidden: Vec<_> = line
+                .iter()
+                .filter(|&&(r, c)| g.cells[r][c].value().is_none())
+                .collect();
+            if hidden.is_empty() {
+                continue;
+            }
+            assert!(
+                hidden.len() >= 2,
+                "line {line:?} has a single hidden entry: {:?}",
+                g.cells
+            );
+            let s: u64 = hidden.iter().map(|&&(r, c)| value(r, c)).sum();
+            assert!(
+                s == 0 || s >= g.k,
+                "hidden entries of {line:?} add to {s} < k"
+            );
+        }
+        for (r, row) in g.cells.iter().enumerate() {
+            for (c, x) in row.iter().enumerate() {
+                if let Some(v) = x.value() {
+                    assert!(v == 0 || v >= g.k, "shown {v} at ({r},{c})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_cell_and_its_complement_are_hidden() {
+        let raw = vec![vec![3, 40, 50], vec![20, 30, 60]];
+        let g = Gate { k: 5 }.table(&table(raw.clone()));
+        assert_eq!(g.cells[0][0], GatedCount::BelowK);
+        assert_protected(&g, &raw);
+        assert_eq!(g.cells[2][3], GatedCount::Shown(203));
+        let text = g.render_text();
+        assert!(text.contains("<5") && text.contains('x'), "{text}");
+    }
+
+    #[test]
+    fn small_margin_is_suppressed_too() {
+        // The first row's total is 4: primary-suppressed even though its cells are 0 and 4.
+        let raw = vec![vec![0, 4], vec![30, 40], vec![12, 9]];
+        let g = Gate { k: 5 }.table(&table(raw.clone()));
+        assert_eq!(g.cells[0][2], GatedCount::BelowK);
+        assert_protected(&g, &raw);
+    }
+
+    #[test]
+    fn two_small_cells_in_a_line_get_a_third() {
+        // Row 0 has 1 and 2 hidden: together 3 < k, so a third entry must go.
+        let raw = vec![vec![1, 2, 100], vec![50, 60, 70]];
+        let g = Gate { k: 5 }.table(&table(raw.clone()));
+        assert_protected(&g, &raw);
+    }
+
+    #[test]
+    fn random_tables_are_always_protected() {
+        // A fixed pseudo-random sweep (no RNG dependency): many shapes, many small cells.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..500 {
+            let nr = 1 + (next() % 5) as usize;
+            let nc = 1 + (next() % 5) as usize;
+            let raw: Vec<Vec<u64>> = (0..nr)
+                .map(|_| {
+                    (0..nc)
+                        .map(|_| {
+                            if next() % 3 == 0 {
+                                next() % 6
+                            } else {
+                                next() % 80
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let k = 5 + next() % 6;
+            let g = Gate { k }.table(&table(raw.clone()));
+            assert_protected(&g, &raw);
+        }
+    }
+
+    #[test]
+    fn zero_is_published_and_lone_counts_gate() {
+        let gate = PrivacyPolicy::default().gate(Audience::File);
+        assert_eq!(gate.k, 10);
+        assert_eq!(gate.count(0), GatedCount::Shown(0));
+        assert_eq!(gate.count(9), GatedCount::BelowK);
+        assert_eq!(gate.display(GatedCount::BelowK).to_string(), "<10");
+    }
+}

@@ -1,0 +1,12 @@
+//! The research workbench application: the case store (DuckDB), import, synthetic data, the
+//! disclosure gate and the command line. The only crate that touches disk, network or terminal.
+
+pub mod config;
+pub mod disclosure;
+pub mod export;
+pub mod hash;
+pub mod import;
+pub mod info;
+pub mod store;
+pub mod synth;
+pub mod validate;

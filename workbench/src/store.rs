@@ -1,0 +1,360 @@
+//! The case store: one DuckDB file holding the canonical schema, its code lists, data releases and
+//! synthetic truth. Creates the schema, records and checks its version, lists and removes releases.
+
+use std::path::{Path, PathBuf};
+
+use duckdb::{Connection, params};
+use studies::codes;
+use studies::schema::{self, SCHEMA_VERSION, TRUTH_SCHEMA, Table, TableKind};
+
+/// Errors of opening or reading a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: duckdb::Error,
+    },
+    #[error(
+        "store {path} was created by schema version {found}, this workbench uses version {expected}; \
+         export its releases with the workbench version that created it (`workbench export-release`) \
+         and import them into a new store"
+    )]
+    Version {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error(
+        "{path} is not a workbench store (no schema version recorded); choose another path or delete it"
+    )]
+    NotAStore { path: PathBuf },
+    #[error("store {path} does not exist; create one with `workbench synth` or `workbench import`")]
+    Missing { path: PathBuf },
+    #[error("release `{0}` is not in this store (see `workbench info`)")]
+    UnknownRelease(String),
+    #[error("release `{0}` already exists in this store; choose another release id")]
+    ReleaseExists(String),
+    #[error(transparent)]
+    Db(#[from] duckdb::Error),
+}
+
+/// A data release as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseInfo {
+    pub release_id: String,
+    pub extract_date: String,
+    pub source_system: String,
+    pub is_synthetic: bool,
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (schema and code lists) if the file does not exist.
+    pub fn open_or_create(path: &Path) -> Result<Store, StoreError> {
+        let existed = path.exists();
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        if existed {
+            store.check_version()?;
+        } else {
+            store.create_schema()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing store; refuses a missing file or one of another schema version.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Store::open_or_create(path)
+    }
+
+    /// The connection (for queries and appenders on this thread).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Mutable access to the connection, for transactions.
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_version(&self) -> Result<(), StoreError> {
+        let has_meta: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'workbench_meta'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_meta == 0 {
+            return Err(StoreError::NotAStore {
+                path: self.path.clone(),
+            });
+        }
+        let found: String = self.conn.query_row(
+            "SELECT value FROM workbench_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )?;
+        if found != SCHEMA_VERSION.to_string() {
+            return Err(StoreError::Version {
+                path: self.path.clone(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    fn create_schema(&self) -> Result<(), StoreError> {
+        let mut ddl = String::from("BEGIN TRANSACTION;\n");
+        ddl.push_str("CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n");
+        ddl.push_str(&format!("CREATE SCHEMA {TRUTH_SCHEMA};\n"));
+        for t in schema::TABLES {
+            ddl.push_str(&create_table_sql(t));
+            ddl.push('\n');
+        }
+        ddl.push_str("COMMIT;");
+        self.conn.execute_batch(&ddl)?;
+        self.conn.execute(
+            "INSERT INTO workbench_meta VALUES ('schema_version', ?), ('created_by', ?)",
+            params![
+                SCHEMA_VERSION.to_string(),
+                format!("workbench {}", env!("CARGO_PKG_VERSION"))
+            ],
+        )?;
+        self.insert_code_lists()?;
+        Ok(())
+    }
+
+    fn insert_code_lists(&self) -> Result<(), StoreError> {
+        let c = &self.conn;
+        for x in codes::CENTRES {
+            c.execute(
+                "INSERT INTO centre VALUES (?, ?, ?, ?, ?, ?, DATE '1985-04-29', NULL, ?, ?, ?, ?)",
+                params![
+                    x.id,
+                    x.service_type,
+                    x.community,
+                    x.region,
+                    x.province_code,
+                    x.source_system,
+                    x.is_small_unit,
+                    x.labels.nl,
+                    x.labels.fr,
+                    x.labels.en
+                ],
+            )?;
+        }
+        for x in codes::FORMS {
+            c.execute(
+                "INSERT INTO maltreatment_form VALUES (?, ?, ?, ?, ?, ?)",
+                params![
+                    x.code,
+                    x.parent,
+                    x.labels.nl,
+                    x.labels.fr,
+                    x.labels.en,
+                    x.rare_for_disclosure
+                ],
+            )?;
+        }
+        for x in codes::CONTEXTS {
+            c.execute(
+                "INSERT INTO context_code VALUES (?, ?, ?, ?, ?)",
+                params![
+                    x.code,
+                    x.labels.nl,
+                    x.labels.fr,
+                    x.labels.en,
+                    x.rare_for_disclosure
+                ],
+            )?;
+        }
+        for x in codes::REFERRAL_SOURCES {
+            c.execute(
+                "INSERT INTO referral_source VALUES (?, ?, ?, ?, ?)",
+                params![x.code, x.group, x.labels.nl, x.labels.fr, x.labels.en],
+            )?;
+        }
+        for x in codes::INTERVENTION_TYPES {
+            c.execute(
+                "INSERT INTO intervention_type VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    x.code,
+                    x.phase_primary,
+                    x.is_placement,
+                    x.is_judicial,
+                    x.labels.nl,
+                    x.labels.fr,
+                    x.labels.en
+                ],
+            )?;
+        }
+        for x in codes::INSTRUMENTS {
+            c.execute(
+                "INSERT INTO instrument VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    x.code,
+                    x.score_name,
+                    x.score_min,
+                    x.score_max,
+                    x.higher_is_worse,
+                    x.borderline_cut,
+                    x.clinical_cut,
+                    x.reliable_change,
+                    x.age_min_months,
+                    x.age_max_months,
+                    x.informant,
+                    x.labels.nl,
+                    x.labels.fr,
+                    x.labels.en
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Releases in the store, by release id.
+    pub fn releases(&self) -> Result<Vec<ReleaseInfo>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT release_id, CAST(extract_date AS TEXT), source_system, is_synthetic FROM data_release ORDER BY release_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ReleaseInfo {
+                release_id: r.get(0)?,
+                extract_date: r.get(1)?,
+                source_system: r.get(2)?,
+                is_synthetic: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The release with this id, or an error naming it.
+    pub fn release(&self, release_id: &str) -> Result<ReleaseInfo, StoreError> {
+        self.releases()?
+            .into_iter()
+            .find(|r| r.release_id == release_id)
+            .ok_or_else(|| StoreError::UnknownRelease(release_id.to_string()))
+    }
+
+    /// The only release, or the newest by extract date when there are several; None if empty.
+    pub fn default_release(&self) -> Result<Option<ReleaseInfo>, StoreError> {
+        let mut all = self.releases()?;
+        all.sort_by(|a, b| {
+            a.extract_date
+                .cmp(&b.extract_date)
+                .then(a.release_id.cmp(&b.release_id))
+        });
+        Ok(all.pop())
+    }
+
+    /// Number of rows of a per-release table in one release.
+    pub fn row_count(&self, table: &Table, release_id: &str) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE release_id = ?",
+            table.qualified_name()
+        );
+        let n: i64 = self
+            .conn
+            .query_row(&sql, params![release_id], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Deletes every row of a release (case tables, truth and the register row) on `conn`, which the
+/// caller runs inside its transaction.
+pub fn delete_release_rows(conn: &Connection, release_id: &str) -> Result<(), duckdb::Error> {
+    for t in schema::TABLES.iter().rev().filter(|t| t.is_per_release()) {
+        conn.execute(
+            &format!("DELETE FROM {} WHERE release_id = ?", t.qualified_name()),
+            params![release_id],
+        )?;
+    }
+    conn.execute(
+        "DELETE FROM data_release WHERE release_id = ?",
+        params![release_id],
+    )?;
+    Ok(())
+}
+
+/// `CREATE TABLE` for one schema table. Code lists and the release register get primary keys
+/// (small); case and truth tables get none: at tens of millions of rows an index costs memory, so
+/// keys, uniqueness and references are checked by validation queries instead.
+pub fn create_table_sql(t: &Table) -> String {
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}{}",
+                c.name,
+                c.ty.sql(),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    let pk = match t.kind {
+        TableKind::CodeList | TableKind::Release => format!(", PRIMARY KEY ({})", t.key.join(", ")),
+        TableKind::Case | TableKind::Truth => String::new(),
+    };
+    format!(
+        "CREATE TABLE {} ({}{});",
+        t.qualified_name(),
+        cols.join(", "),
+        pk
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_then_reopens_and_refuses_other_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.duckdb");
+        {
+            let s = Store::open_or_create(&path).unwrap();
+            let n: i64 = s
+                .conn()
+                .query_row("SELECT count(*) FROM centre", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 21);
+            assert!(s.releases().unwrap().is_empty());
+            s.conn()
+                .execute(
+                    "UPDATE workbench_meta SET value = '0' WHERE key = 'schema_version'",
+                    [],
+                )
+                .unwrap();
+        }
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("schema version 0"), "{err}");
+        assert!(err.contains("export-release"), "{err}");
+        let missing = Store::open(&dir.path().join("nope.duckdb"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("does not exist"), "{missing}");
+    }
+}
