@@ -3,18 +3,24 @@
 //! Per table: the rows of the release in key order, every column but `release_id` encoded
 //! canonically (a type tag, then the value: text as length + UTF-8 bytes, integers as i64
 //! little-endian, reals by their IEEE-754 bit pattern, dates as days since 1970-01-01, booleans as
-//! one byte; NULL has its own tag, so it differs from empty text), fed to SHA-256. The release hash
-//! is SHA-256 over the table names and their hashes, tables in name order (truth included).
+//! one byte; NULL has its own tag, so it differs from empty text), fed to SHA-256. The release's
+//! content hash is SHA-256 over the names and hashes of the case tables and the release's
+//! `data_release` row, in name order; synthetic ground
+//! truth gets its own hash the same way over the `truth` tables (a real extract has none), so an
+//! exported and re-imported release keeps its content hash.
 
 use duckdb::types::ValueRef;
 use duckdb::{Connection, params};
 use sha2::{Digest, Sha256};
-use studies::schema::{self, RELEASE_ID, Table};
+use studies::schema::{self, RELEASE_ID, Table, TableKind};
 
-/// The hash of one release: per table and overall, hex-encoded.
+/// The hash of one release: per table, over the case tables, and over the truth tables; hex.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReleaseHash {
+    /// The content hash of the release (case tables).
     pub release: String,
+    /// The hash of its synthetic ground truth (the empty tables' hash for a real extract).
+    pub truth: String,
     pub tables: Vec<(String, String)>,
 }
 

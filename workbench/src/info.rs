@@ -1,21 +1,169 @@
-//! (being written) `workbench info` and `workbench demo`.
+//! `workbench info` (what a store holds) and `workbench demo` (build the demo store on first run,
+//! then a gated summary). Every count printed here passes the disclosure gate.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use duckdb::{Connection, params};
+use studies::schema::{self, SCHEMA_VERSION};
+
 use crate::config::Config;
+use crate::disclosure::{Audience, CountTable, Gate};
+use crate::hash::release_hash;
+use crate::store::Store;
+use crate::synth;
+
+/// Children in the demo store.
+pub const DEMO_CHILDREN: u64 = 20_000;
+/// Seed of the demo store.
+pub const DEMO_SEED: u64 = 20_251_129;
 
 /// Arguments of `workbench demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Print the gated summary (the default until the terminal UI exists).
+    /// Print the gated summary (today the only view; later the terminal UI opens instead).
     #[arg(long)]
     pub summary: bool,
 }
 
-pub fn demo(_config: &Config, _args: &DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("demo is not built yet")
+/// Builds the demo store at the default location on first run, then prints its gated summary.
+pub fn demo(config: &Config, _args: &DemoArgs) -> anyhow::Result<()> {
+    let path = config.store_path(None);
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        eprintln!(
+            "Building the demo store at {} ({DEMO_CHILDREN} synthetic children, default scenario); this is done once.",
+            path.display()
+        );
+        synth::run(&synth::SynthArgs {
+            children: DEMO_CHILDREN,
+            seed: DEMO_SEED,
+            scenario: "default".to_string(),
+            config: None,
+            out: path.clone(),
+            release: None,
+        })?;
+    }
+    let store = Store::open(&path)?;
+    let release = store
+        .default_release()?
+        .ok_or_else(|| anyhow::anyhow!("the store {} holds no release", path.display()))?;
+    let gate = config.privacy.gate(Audience::Screen);
+    println!("Demo store: {}", path.display());
+    println!(
+        "Release {} (extract {}, {}), children by first entry. Counts under {} are hidden (disclosure gate).\n",
+        release.release_id,
+        release.extract_date,
+        if release.is_synthetic {
+            "synthetic"
+        } else {
+            "real"
+        },
+        gate.k
+    );
+    for table in summary_tables(store.conn(), &release.release_id)? {
+        println!("{}", gate.table(&table).render_text());
+    }
+    println!("Next: `workbench info` for the store's releases and hashes.");
+    Ok(())
 }
 
-pub fn info(_config: &Config, _path: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("info is not built yet")
+/// The summary of a release: unique children by community and by centre, per year of first entry.
+pub fn summary_tables(conn: &Connection, release_id: &str) -> anyhow::Result<Vec<CountTable>> {
+    let by_community = crosstab(
+        conn,
+        release_id,
+        "Children by community and year of first entry",
+        "community",
+        "CASE c.community WHEN 'VL' THEN 'VL (VK)' ELSE 'FWB (SOS Enfants)' END",
+    )?;
+    let by_centre = crosstab(
+        conn,
+        release_id,
+        "Children by centre and year of first entry",
+        "centre",
+        "c.centre_id",
+    )?;
+    Ok(vec![by_community, by_centre])
+}
+
+fn crosstab(
+    conn: &Connection,
+    release_id: &str,
+    title: &str,
+    row_header: &str,
+    row_expr: &str,
+) -> anyhow::Result<CountTable> {
+    let sql = format!(
+        "SELECT {row_expr} AS row_label, CAST(year(e.entry_date) AS TEXT) AS col_label, count(DISTINCT e.child_pid) \
+         FROM episode e JOIN centre c ON c.centre_id = e.centre_id \
+         WHERE e.release_id = ? AND e.episode_seq = 1 GROUP BY ALL ORDER BY 1, 2"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut rows = stmt.query(params![release_id])?;
+    while let Some(r) = rows.next()? {
+        let n: i64 = r.get(2)?;
+        counts.insert((r.get(0)?, r.get(1)?), u64::try_from(n).unwrap_or(0));
+    }
+    let mut row_labels: Vec<String> = counts.keys().map(|(r, _)| r.clone()).collect();
+    row_labels.dedup();
+    let mut col_labels: Vec<String> = counts.keys().map(|(_, c)| c.clone()).collect();
+    col_labels.sort();
+    col_labels.dedup();
+    let cells = row_labels
+        .iter()
+        .map(|r| {
+            col_labels
+                .iter()
+                .map(|c| counts.get(&(r.clone(), c.clone())).copied().unwrap_or(0))
+                .collect()
+        })
+        .collect();
+    Ok(CountTable {
+        title: title.to_string(),
+        row_header: row_header.to_string(),
+        rows: row_labels,
+        columns: col_labels,
+        cells,
+    })
+}
+
+/// Prints the schema version, the releases with extract date and content hash, and row counts.
+pub fn info(config: &Config, path: &Path) -> anyhow::Result<()> {
+    let store = Store::open(path)?;
+    let gate: Gate = config.privacy.gate(Audience::Screen);
+    println!("Store: {}", path.display());
+    println!("Schema version: {SCHEMA_VERSION}");
+    let releases = store.releases()?;
+    if releases.is_empty() {
+        println!("No releases yet: `workbench import` or `workbench synth` adds one.");
+        return Ok(());
+    }
+    for r in releases {
+        let hash = release_hash(store.conn(), &r.release_id)?;
+        println!(
+            "\nRelease {}  extract {}  source {}{}",
+            r.release_id,
+            r.extract_date,
+            r.source_system,
+            if r.is_synthetic { "  (synthetic)" } else { "" }
+        );
+        println!("  content hash  {}", hash.release);
+        if r.is_synthetic {
+            println!("  truth hash    {}", hash.truth);
+        }
+        println!("  rows per table:");
+        for t in schema::TABLES.iter().filter(|t| t.is_per_release()) {
+            let n = store.row_count(t, &r.release_id)?;
+            println!(
+                "    {:<24} {:>12}",
+                t.qualified_name(),
+                gate.display(gate.count(n)).to_string()
+            );
+        }
+    }
+    Ok(())
 }

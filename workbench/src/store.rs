@@ -127,6 +127,7 @@ impl Store {
     fn create_schema(&self) -> Result<(), StoreError> {
         let mut ddl = String::from("BEGIN TRANSACTION;\n");
         ddl.push_str("CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n");
+        ddl.push_str("CREATE TABLE audit_log (at TIMESTAMP NOT NULL, action TEXT NOT NULL, release_id TEXT, detail TEXT);\n");
         ddl.push_str(&format!("CREATE SCHEMA {TRUTH_SCHEMA};\n"));
         for t in schema::TABLES {
             ddl.push_str(&create_table_sql(t));
@@ -279,6 +280,20 @@ impl Store {
             .query_row(&sql, params![release_id], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// Records an action that let row-level data leave the store (an export), with what and where.
+pub fn audit(
+    conn: &Connection,
+    action: &str,
+    release_id: &str,
+    detail: &str,
+) -> Result<(), duckdb::Error> {
+    conn.execute(
+        "INSERT INTO audit_log VALUES (CAST(now() AS TIMESTAMP), ?, ?, ?)",
+        params![action, release_id, detail],
+    )?;
+    Ok(())
 }
 
 /// Deletes every row of a release (case tables, truth and the register row) on `conn`, which the
