@@ -1142,6 +1142,18 @@ impl RiskSets {
         let mut censored = vec![0.0; t];
         let mut late = vec![0.0; t + 1];
         let mut enter = data.entry.map(|_| vec![0.0; t + 1]);
+        if data.entry.is_none() && strings.is_none() {
+            // Right-censored rows: one branch-free pass.
+            for r in rows {
+                let w = data.weight_of(r);
+                let e = grid.exit_index(data.time[r]);
+                let died = if data.event[r] { w } else { 0.0 };
+                exits[e] += w;
+                events[e] += died;
+                censored[e] += w - died;
+            }
+            return RiskSets::finish(grid, exits, events, censored, late, None);
+        }
         for r in rows {
             let w = data.weight_of(r);
             let e = grid.exit_index(data.time[r]);
@@ -1160,6 +1172,18 @@ impl RiskSets {
                 }
             }
         }
+        RiskSets::finish(grid, exits, events, censored, late, enter)
+    }
+
+    fn finish(
+        grid: &TimeGrid,
+        exits: Vec<f64>,
+        events: Vec<f64>,
+        censored: Vec<f64>,
+        late: Vec<f64>,
+        enter: Option<Vec<f64>>,
+    ) -> RiskSets {
+        let t = grid.len();
         // n_risk[i] = Σ_{exit index >= i} w − Σ_{first-at-risk index > i} w, from the end.
         let mut n_risk = vec![0.0; t];
         let mut running = 0.0;

@@ -216,9 +216,7 @@ impl StratumSums {
             let w = data.weight_of(r);
             let cell = index.code(group[r]) * t + grid.exit_index(data.time[r]);
             exits[cell] += w;
-            if data.event[r] {
-                events[cell] += w;
-            }
+            events[cell] += if data.event[r] { w } else { 0.0 };
         }
         // At risk per group: running sums of exits from the end.
         let mut at_risk = exits;
