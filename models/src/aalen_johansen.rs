@@ -90,7 +90,8 @@ pub struct CumulativeIncidence {
     pub n_rows: usize,
     /// Distinct exit times, ascending.
     pub time: Vec<f64>,
-    /// Weighted number at risk (event-free and under follow-up) just before each time.
+    /// Weighted number at risk (event-free and under follow-up) just before each time
+    /// (R 3.5's multi-state `survfit` reports the unweighted count here).
     pub n_risk: Vec<f64>,
     /// Weighted number censored at each time.
     pub n_censor: Vec<f64>,
@@ -494,7 +495,7 @@ mod tests {
         let (mut sd0, mut sdk) = (Vec::new(), vec![Vec::new(); k]);
         for &t in &times {
             let at_risk: Vec<bool> = (0..n_rows)
-                .map(|r| data.entry.map_or(true, |e| e[r] < t) && data.time[r] >= t)
+                .map(|r| data.entry.is_none_or(|e| e[r] < t) && data.time[r] >= t)
                 .collect();
             let ws: f64 = (0..n_rows)
                 .filter(|&r| at_risk[r])
@@ -580,8 +581,8 @@ mod tests {
                     fit.std_err_event_free[i],
                     sd0[i]
                 );
-                for c in 0..2 {
-                    assert!(close(fit.causes[c].std_err[i], sdk[c][i]), "{c} {i}");
+                for (c, sd) in sdk.iter().enumerate() {
+                    assert!(close(fit.causes[c].std_err[i], sd[i]), "{c} {i}");
                 }
             }
         }

@@ -284,9 +284,9 @@ pub struct SurvivalQuantile {
     pub probability: f64,
     /// The quantile; `None` when the curve does not reach `1 − p`.
     pub time: Option<f64>,
-    /// Lower confidence limit (from the upper... i.e. the band's lower curve), if reached.
+    /// Lower confidence limit: where the band's lower curve reaches `1 − p`, if it does.
     pub lower: Option<f64>,
-    /// Upper confidence limit, if reached.
+    /// Upper confidence limit: where the band's upper curve reaches `1 − p`, if it does.
     pub upper: Option<f64>,
 }
 
@@ -330,7 +330,7 @@ pub fn kaplan_meier(
     data.check()?;
     let z = check_conf_level(options.conf_level)?;
     let method = resolve_method(data, options.std_err);
-    let strings = SpellStrings::of(data, 0..data.len());
+    let strings = spell_strings(data, 0..data.len());
     Ok(curve_for_rows(
         data,
         0..data.len(),
@@ -353,7 +353,7 @@ pub fn kaplan_meier_by_group(
     check_length("group", data.len(), group.len())?;
     let z = check_conf_level(options.conf_level)?;
     let method = resolve_method(data, options.std_err);
-    let strings = SpellStrings::of(data, 0..data.len());
+    let strings = spell_strings(data, 0..data.len());
     let partition = Partition::by_label(group);
     Ok(partition
         .groups()
@@ -420,7 +420,7 @@ where
 
     let (std_err, se_log, std_err_cumulative_hazard) = match method {
         StdErrMethod::Robust => {
-            let spans = Spans::collect(data, rows, &grid);
+            let spans = Spans::new(data, rows, &grid);
             // R updates the robust variance at event times only; carrying it over between
             // them keeps flat stretches exactly flat (quantiles depend on it).
             let var_surv = carry_over_events(
@@ -1086,35 +1086,34 @@ impl TimeGrid {
 }
 
 /// Per-row flags for subjects followed in several spells (R's `survflag`): bit 1 marks the
-/// first spell of a contiguous string `(a,b](b,c]…`, bit 2 the last.
-pub(crate) struct SpellStrings;
-
-impl SpellStrings {
-    /// Flags when both subjects and entry times are given, else `None` (every row counts).
-    pub(crate) fn of<I: Iterator<Item = usize>>(data: &FollowUp, rows: I) -> Option<Vec<u8>> {
-        let (entry, subject) = (data.entry?, data.subject?);
-        let mut order: Vec<u32> = rows.map(|r| r as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            subject[a]
-                .cmp(&subject[b])
-                .then(data.time[a].total_cmp(&data.time[b]))
-        });
-        let mut flags = vec![0u8; data.len()];
-        for (k, &r) in order.iter().enumerate() {
-            let r = r as usize;
-            let starts = match k.checked_sub(1).map(|j| order[j] as usize) {
-                None => true,
-                Some(p) => subject[p] != subject[r] || data.time[p] < entry[r],
-            };
-            let ends = match order.get(k + 1).map(|&j| j as usize) {
-                None => true,
-                Some(nx) => subject[nx] != subject[r] || data.time[r] < entry[nx],
-            };
-            flags[r] = u8::from(starts) | (u8::from(ends) << 1);
-        }
-        Some(flags)
+/// first spell of a contiguous string `(a,b](b,c]…`, bit 2 the last. `None` unless both
+/// subjects and entry times are given (then every row counts as entry and censoring).
+pub(crate) fn spell_strings<I: Iterator<Item = usize>>(
+    data: &FollowUp,
+    rows: I,
+) -> Option<Vec<u8>> {
+    let (entry, subject) = (data.entry?, data.subject?);
+    let mut order: Vec<u32> = rows.map(|r| r as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        subject[a]
+            .cmp(&subject[b])
+            .then(data.time[a].total_cmp(&data.time[b]))
+    });
+    let mut flags = vec![0u8; data.len()];
+    for (k, &r) in order.iter().enumerate() {
+        let r = r as usize;
+        let starts = match k.checked_sub(1).map(|j| order[j] as usize) {
+            None => true,
+            Some(p) => subject[p] != subject[r] || data.time[p] < entry[r],
+        };
+        let ends = match order.get(k + 1).map(|&j| j as usize) {
+            None => true,
+            Some(nx) => subject[nx] != subject[r] || data.time[r] < entry[nx],
+        };
+        flags[r] = u8::from(starts) | (u8::from(ends) << 1);
     }
+    Some(flags)
 }
 
 /// Weighted counts per grid time.
@@ -1207,44 +1206,44 @@ impl RiskSets {
 
 /// One row's stay in the risk set on the grid: at risk for positions `first..=exit`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Span {
-    pub(crate) first: u32,
-    pub(crate) exit: u32,
-    pub(crate) weight: f64,
-    pub(crate) event: bool,
-    pub(crate) cluster: u32,
+struct Span {
+    first: usize,
+    exit: usize,
+    weight: f64,
+    event: bool,
 }
 
-/// The rows' spans, grouped by cluster (subject) when there are subjects.
-pub(crate) struct Spans {
-    spans: Vec<Span>,
-    clustered: bool,
-    grid_len: usize,
+/// The rows' stays in the risk set, streamed from the columns (nothing per row is stored
+/// unless rows must be grouped by subject, and then only their indices).
+pub(crate) struct Spans<'d, 'g, I> {
+    data: &'d FollowUp<'d>,
+    rows: I,
+    grid: &'g TimeGrid,
+    /// Row indices ordered by subject, when there are subjects.
+    by_subject: Option<Vec<u32>>,
 }
 
-impl Spans {
-    pub(crate) fn collect<I: Iterator<Item = usize>>(
-        data: &FollowUp,
-        rows: I,
-        grid: &TimeGrid,
-    ) -> Spans {
-        let mut spans: Vec<Span> = rows
-            .map(|r| Span {
-                first: data.entry.map_or(0, |e| grid.first_at_risk(e[r])) as u32,
-                exit: grid.exit_index(data.time[r]) as u32,
-                weight: data.weight_of(r),
-                event: data.event[r],
-                cluster: data.subject.map_or(0, |s| s[r]),
-            })
-            .collect();
-        let clustered = data.subject.is_some();
-        if clustered {
-            spans.sort_by_key(|s| s.cluster);
-        }
+impl<'d, 'g, I: Iterator<Item = usize> + Clone> Spans<'d, 'g, I> {
+    pub(crate) fn new(data: &'d FollowUp<'d>, rows: I, grid: &'g TimeGrid) -> Self {
+        let by_subject = data.subject.map(|subject| {
+            let mut order: Vec<u32> = rows.clone().map(|r| r as u32).collect();
+            order.sort_by_key(|&r| subject[r as usize]);
+            order
+        });
         Spans {
-            spans,
-            clustered,
-            grid_len: grid.len(),
+            data,
+            rows,
+            grid,
+            by_subject,
+        }
+    }
+
+    fn span(&self, r: usize) -> Span {
+        Span {
+            first: self.data.entry.map_or(0, |e| self.grid.first_at_risk(e[r])),
+            exit: self.grid.exit_index(self.data.time[r]),
+            weight: self.data.weight_of(r),
+            event: self.data.event[r],
         }
     }
 
@@ -1253,43 +1252,59 @@ impl Spans {
     /// while at risk, and `σ·w·(X_e − X_{f−1}) + w·J_e·[event]` from its exit `e` on. This is
     /// the closed form of R's per-subject recursions in `survfitkm.c` (with `X` the Greenwood
     /// sum for the survival influence divided by S, or `Σ d/n²` for the cumulative hazard),
-    /// swept with difference arrays in O(rows + grid) instead of O(rows × grid).
+    /// swept with difference arrays in O(rows + grid) instead of O(rows × grid). Clusters are
+    /// the subjects, or the rows without subjects.
     pub(crate) fn influence_variance(&self, x: &[f64], jump: &[f64], sigma: f64) -> Vec<f64> {
-        let t = self.grid_len;
+        let t = self.grid.len();
         let mut acc = QuadraticSweep::new(t, 2);
         let x_before = |f: usize| if f == 0 { 0.0 } else { x[f - 1] };
-        if !self.clustered {
-            for s in &self.spans {
-                let (f, e) = (s.first as usize, s.exit as usize);
-                let xb = x_before(f);
-                acc.add(f, e, &[-sigma * s.weight * xb, sigma * s.weight]);
-                let settled =
-                    sigma * s.weight * (x[e] - xb) + if s.event { s.weight * jump[e] } else { 0.0 };
-                acc.add(e, t, &[settled, 0.0]);
-            }
-        } else {
-            let mut breaks: Vec<(usize, f64, f64)> = Vec::new();
-            for cluster in self.spans.chunk_by(|a, b| a.cluster == b.cluster) {
-                breaks.clear();
-                for s in cluster {
-                    let (f, e) = (s.first as usize, s.exit as usize);
-                    let xb = x_before(f);
-                    breaks.push((f, -sigma * s.weight * xb, sigma * s.weight));
-                    let jump_e = if s.event { s.weight * jump[e] } else { 0.0 };
-                    breaks.push((e, sigma * s.weight * x[e] + jump_e, -sigma * s.weight));
-                }
-                breaks.sort_by_key(|b| b.0);
-                let (mut a, mut b) = (0.0, 0.0);
-                let mut k = 0;
-                while k < breaks.len() {
-                    let at = breaks[k].0;
-                    while k < breaks.len() && breaks[k].0 == at {
-                        a += breaks[k].1;
-                        b += breaks[k].2;
-                        k += 1;
+        match (&self.by_subject, self.data.subject) {
+            (Some(order), Some(subject)) => {
+                let mut breaks: Vec<(usize, f64, f64)> = Vec::new();
+                for cluster in order.chunk_by(|&a, &b| subject[a as usize] == subject[b as usize]) {
+                    breaks.clear();
+                    for &r in cluster {
+                        let s = self.span(r as usize);
+                        let xb = x_before(s.first);
+                        breaks.push((s.first, -sigma * s.weight * xb, sigma * s.weight));
+                        let jump_e = if s.event {
+                            s.weight * jump[s.exit]
+                        } else {
+                            0.0
+                        };
+                        breaks.push((
+                            s.exit,
+                            sigma * s.weight * x[s.exit] + jump_e,
+                            -sigma * s.weight,
+                        ));
                     }
-                    let until = breaks.get(k).map_or(t, |n| n.0);
-                    acc.add(at, until, &[a, b]);
+                    breaks.sort_by_key(|b| b.0);
+                    let (mut a, mut b) = (0.0, 0.0);
+                    let mut k = 0;
+                    while k < breaks.len() {
+                        let at = breaks[k].0;
+                        while k < breaks.len() && breaks[k].0 == at {
+                            a += breaks[k].1;
+                            b += breaks[k].2;
+                            k += 1;
+                        }
+                        let until = breaks.get(k).map_or(t, |n| n.0);
+                        acc.add(at, until, &[a, b]);
+                    }
+                }
+            }
+            _ => {
+                for r in self.rows.clone() {
+                    let s = self.span(r);
+                    let xb = x_before(s.first);
+                    acc.add(s.first, s.exit, &[-sigma * s.weight * xb, sigma * s.weight]);
+                    let settled = sigma * s.weight * (x[s.exit] - xb)
+                        + if s.event {
+                            s.weight * jump[s.exit]
+                        } else {
+                            0.0
+                        };
+                    acc.add(s.exit, t, &[settled, 0.0]);
                 }
             }
         }
@@ -1354,54 +1369,56 @@ impl QuadraticSweep {
 
     /// `Σ (c·v_i)²` at every position, with `v_i = values(i)` (length `width`).
     pub(crate) fn evaluate<const W: usize>(&self, values: impl Fn(usize) -> [f64; W]) -> Vec<f64> {
-        let (pairs, t) = (self.pairs, self.t);
-        // Running sums from the end, and of the absolute entries: the latter bound the
-        // rounding error left where segments were added and taken away again.
-        let mut backward_sum = vec![0.0; t * pairs];
-        let mut backward_abs = vec![0.0; t * pairs];
-        let mut running = vec![0.0; pairs];
-        let mut running_abs = vec![0.0; pairs];
+        let t = self.t;
+        // Running sums from the end (first pass) and from the start (second pass). Alongside,
+        // running sums of the absolute entries bound the rounding error left where segments
+        // were added and taken away again.
+        let mut total = vec![0.0; t];
+        let mut magnitude = vec![0.0; t];
+        let mut running = vec![0.0; self.pairs];
+        let mut running_abs = vec![0.0; self.pairs];
         for i in (0..t).rev() {
-            for k in 0..pairs {
-                let x = self.backward[i * pairs + k];
-                running[k] += x;
-                running_abs[k] += x.abs();
-                backward_sum[i * pairs + k] = running[k];
-                backward_abs[i * pairs + k] = running_abs[k];
-            }
+            self.accumulate_at(&self.backward, i, &mut running, &mut running_abs);
+            (total[i], magnitude[i]) = self.quadratic_form(&running, &running_abs, &values(i));
         }
         running.iter_mut().for_each(|r| *r = 0.0);
         running_abs.iter_mut().for_each(|r| *r = 0.0);
-        let mut out = Vec::with_capacity(t);
         for i in 0..t {
-            for k in 0..pairs {
-                let x = self.forward[i * pairs + k];
-                running[k] += x;
-                running_abs[k] += x.abs();
-            }
-            let v = values(i);
-            let (mut total, mut magnitude) = (0.0, 0.0);
-            let mut k = 0;
-            for a in 0..self.width {
-                for b in a..self.width {
-                    let factor = if a == b { 1.0 } else { 2.0 };
-                    let s = running[k] + backward_sum[i * pairs + k];
-                    total += factor * s * v[a] * v[b];
-                    magnitude += factor
-                        * (running_abs[k] + backward_abs[i * pairs + k])
-                        * (v[a] * v[b]).abs();
-                    k += 1;
-                }
-            }
-            // Below the rounding noise of the sums the variance is 0 (for instance that of a
-            // cumulative incidence that has reached 1).
-            out.push(if total <= ROUNDING_FLOOR * magnitude {
-                0.0
-            } else {
-                total
-            });
+            self.accumulate_at(&self.forward, i, &mut running, &mut running_abs);
+            let (v, m) = self.quadratic_form(&running, &running_abs, &values(i));
+            total[i] += v;
+            magnitude[i] += m;
         }
-        out
+        // Below the rounding noise of the sums the variance is 0 (for instance that of a
+        // cumulative incidence that has reached 1).
+        total
+            .iter()
+            .zip(&magnitude)
+            .map(|(&v, &m)| if v <= ROUNDING_FLOOR * m { 0.0 } else { v })
+            .collect()
+    }
+
+    fn accumulate_at(&self, diffs: &[f64], i: usize, running: &mut [f64], running_abs: &mut [f64]) {
+        for k in 0..self.pairs {
+            let x = diffs[i * self.pairs + k];
+            running[k] += x;
+            running_abs[k] += x.abs();
+        }
+    }
+
+    /// `Σ_{a<=b} (2 if a≠b) · s_ab · v_a · v_b`, and the same over absolute values.
+    fn quadratic_form(&self, s: &[f64], s_abs: &[f64], v: &[f64]) -> (f64, f64) {
+        let (mut total, mut magnitude) = (0.0, 0.0);
+        let mut k = 0;
+        for a in 0..self.width {
+            for b in a..self.width {
+                let factor = if a == b { 1.0 } else { 2.0 };
+                total += factor * s[k] * v[a] * v[b];
+                magnitude += factor * s_abs[k] * (v[a] * v[b]).abs();
+                k += 1;
+            }
+        }
+        (total, magnitude)
     }
 }
 
