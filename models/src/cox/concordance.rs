@@ -1,9 +1,18 @@
 //! Harrell's concordance of a Cox model's risk scores with the observed times, and its standard
 //! error, as R's `concordancefit` (what `summary(coxph)` reports): weighted pair counts within
-//! strata in O(n log n) with Fenwick trees over the ranks of the risk score, the infinitesimal-
-//! jackknife variance from each observation's share of the pair counts (collapsed by cluster).
+//! strata, the infinitesimal-jackknife variance from each observation's share of the pair
+//! counts (collapsed by cluster).
+//!
+//! R sweeps time and keeps the risk set in a balanced tree over the scores. Here the rows are
+//! swept in score order instead, with Fenwick trees over the event times of the stratum: an
+//! observation is at risk for a contiguous run of event times, so "weight at risk at time t with a
+//! lower score" is a prefix sum. With heavily tied times these trees are small enough to stay in
+//! cache; either way the cost is O(n log n).
 
+use rayon::prelude::*;
 use serde::Serialize;
+
+use super::engine::{Prepared, order_key};
 
 /// Concordance of a fitted Cox model (higher risk score, earlier event).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,96 +32,130 @@ pub struct Concordance {
     pub tied_risk_and_time: f64,
 }
 
-/// Weights summed by rank: prefix sums (Fenwick) plus the weight at each rank.
-struct RankTree {
+/// Prefix sums with point updates over a small index space.
+struct Fenwick {
     tree: Vec<f64>,
-    node: Vec<f64>,
-    total: f64,
 }
 
-impl RankTree {
+impl Fenwick {
     fn new(n: usize) -> Self {
-        RankTree {
+        Fenwick {
             tree: vec![0.0; n + 1],
-            node: vec![0.0; n + 1],
-            total: 0.0,
         }
     }
 
-    fn add(&mut self, rank: usize, w: f64) {
-        self.node[rank] += w;
-        self.total += w;
-        let mut i = rank;
-        while i < self.tree.len() {
-            self.tree[i] += w;
-            i += i & i.wrapping_neg();
+    /// Adds `w` at position `i`.
+    fn add(&mut self, i: usize, w: f64) {
+        let mut k = i + 1;
+        while k < self.tree.len() {
+            self.tree[k] += w;
+            k += k & k.wrapping_neg();
         }
     }
 
-    fn prefix(&self, rank: usize) -> f64 {
+    /// Σ of the positions < `i`.
+    fn prefix(&self, i: usize) -> f64 {
         let mut s = 0.0;
-        let mut i = rank;
-        while i > 0 {
-            s += self.tree[i];
-            i -= i & i.wrapping_neg();
+        let mut k = i;
+        while k > 0 {
+            s += self.tree[k];
+            k -= k & k.wrapping_neg();
         }
         s
     }
-
-    /// (weight with a larger score, with a smaller score, with the same score).
-    fn query(&self, rank: usize) -> [f64; 3] {
-        let lt = self.prefix(rank - 1);
-        let eq = self.node[rank];
-        [self.total - lt - eq, lt, eq]
-    }
 }
 
-/// The inputs of [`concordance`], one entry per observation.
-pub(crate) struct ConcordanceInput<'a> {
-    pub start: Option<&'a [f64]>,
-    pub stop: &'a [f64],
-    pub event: &'a [bool],
-    pub score: &'a [f64],
-    pub weights: Option<&'a [f64]>,
-    pub strata: Option<&'a [u32]>,
-    pub cluster: Option<&'a [u64]>,
+/// One observation as the sweep needs it: the run of event slots (stratum-local) it is at risk
+/// for — a death not at its own time, where the deaths at its time are tied with it — and where
+/// it dies.
+#[derive(Clone, Copy)]
+struct Item {
+    lo: u32,
+    hi: u32,
+    /// Own slot for a death, u32::MAX otherwise.
+    own: u32,
+    w: f64,
+    row: u32,
+    score: u64,
 }
 
-/// Concordance of `score` (the linear predictor) with survival, reversed as for a Cox model.
-pub(crate) fn concordance(inp: &ConcordanceInput<'_>) -> Concordance {
-    let n = inp.stop.len();
-    let w = |i: usize| inp.weights.map_or(1.0, |w| w[i]);
-    let mut influence = vec![[0.0_f64; 3]; n];
+/// Concordance of the linear predictor `lp` (input order) with survival, reversed as for a Cox
+/// model, on the fit's sorted data; `cluster` (input order) collapses the influence terms.
+pub(crate) fn concordance(prep: &Prepared, lp: &[f64], cluster: Option<&[u64]>) -> Concordance {
     let mut count = [0.0_f64; 5];
-
-    let mut rows: Vec<usize> = (0..n).collect();
-    if let Some(s) = inp.strata {
-        rows.sort_by_key(|&i| (s[i], i));
-    }
-    let mut a = 0;
-    while a < n {
-        let code = inp.strata.map_or(0, |s| s[rows[a]]);
-        let mut b = a;
-        while b < n && inp.strata.map_or(0, |s| s[rows[b]]) == code {
-            b += 1;
+    // Per observation (in score order within strata): weight, sorted row, influence.
+    let mut per_row: Vec<(f64, u32, [f64; 3])> = Vec::with_capacity(prep.n);
+    for st in &prep.strata {
+        if !prep.event[st.rows.clone()].iter().any(|&e| e) {
+            continue;
         }
-        stratum_counts(inp, &rows[a..b], &w, &mut influence, &mut count);
-        a = b;
+        let base = st.slots.start as u32;
+        let k = st.slots.len();
+        let mut items: Vec<Item> = st
+            .rows
+            .clone()
+            .into_par_iter()
+            .map(|r| {
+                let a = prep.first_slot[r] - base;
+                let b = prep.last_slot[r] - base;
+                let death = prep.event[r];
+                Item {
+                    lo: if death { a + 1 } else { a },
+                    hi: b,
+                    own: if death { a } else { u32::MAX },
+                    w: prep.weight[r],
+                    row: r as u32,
+                    score: order_key(lp[prep.order[r]]),
+                }
+            })
+            .collect();
+        // By increasing score (ties in sorted-row order).
+        items.par_sort_unstable_by_key(|it| (it.score, it.row));
+        let mut blocks = Vec::new();
+        let mut a = 0;
+        while a < items.len() {
+            let mut b = a;
+            while b < items.len() && items[b].score == items[a].score {
+                b += 1;
+            }
+            blocks.push(a..b);
+            a = b;
+        }
+        let ((ca, ia), ib) = rayon::join(
+            || deaths_against_risk_set(&items, &blocks, k),
+            || at_risk_against_deaths(&items, &blocks, k),
+        );
+        for c in 0..5 {
+            count[c] += ca[c];
+        }
+        per_row.extend(
+            items
+                .iter()
+                .zip(ia.iter().zip(&ib))
+                .map(|(it, (x, y))| (it.w, it.row, [x[0] + y[0], x[1] + y[1], x[2] + y[2]])),
+        );
     }
     count[3] -= count[4];
 
     let npair = count[0] + count[1] + count[2];
     let somer = (count[0] - count[1]) / npair;
-    let dfbeta: Vec<f64> = (0..n)
-        .map(|i| {
-            let im = influence[i];
-            w(i) * ((im[0] - im[1]) / npair - (somer / npair) * (im[0] + im[1] + im[2]))
-        })
-        .collect();
-    let var = match inp.cluster {
-        None => dfbeta.iter().map(|d| d * d).sum::<f64>() / 4.0,
+    let dfbeta = |(w, _, im): &(f64, u32, [f64; 3])| {
+        w * ((im[0] - im[1]) / npair - (somer / npair) * (im[0] + im[1] + im[2]))
+    };
+    let var = match cluster {
+        None => {
+            // Fixed chunks, summed in order: the same result whatever the thread count.
+            let parts: Vec<f64> = per_row
+                .par_chunks(super::engine::CHUNK)
+                .map(|c| c.iter().map(|v| dfbeta(v).powi(2)).sum::<f64>())
+                .collect();
+            parts.iter().sum::<f64>() / 4.0
+        }
         Some(cl) => {
-            let mut by: Vec<(u64, f64)> = cl.iter().copied().zip(dfbeta.iter().copied()).collect();
+            let mut by: Vec<(u64, f64)> = per_row
+                .iter()
+                .map(|v| (cl[prep.order[v.1 as usize]], dfbeta(v)))
+                .collect();
             by.sort_by_key(|v| v.0);
             let mut total = 0.0;
             let mut k = 0;
@@ -139,120 +182,130 @@ pub(crate) fn concordance(inp: &ConcordanceInput<'_>) -> Concordance {
     }
 }
 
-fn stratum_counts(
-    inp: &ConcordanceInput<'_>,
-    rows: &[usize],
-    w: &impl Fn(usize) -> f64,
-    influence: &mut [[f64; 3]],
-    count: &mut [f64; 5],
-) {
-    if !rows.iter().any(|&i| inp.event[i]) {
-        return;
+/// Each death against the others at risk at its time (deaths at the same time excluded): weight
+/// with a higher / lower / equal score; the pair counts (with the time ties) and the deaths'
+/// own share of the influence. Rows enter a tree over event slots by increasing score, each as
+/// +w on its run [lo, hi).
+fn deaths_against_risk_set(
+    items: &[Item],
+    blocks: &[std::ops::Range<usize>],
+    k: usize,
+) -> ([f64; 5], Vec<[f64; 3]>) {
+    let mut infl = vec![[0.0_f64; 3]; items.len()];
+    let mut count = [0.0_f64; 5];
+    // Total weight at risk at each slot.
+    let mut diff = vec![0.0; k + 1];
+    for it in items {
+        if it.lo < it.hi {
+            diff[it.lo as usize] += it.w;
+            diff[it.hi as usize] -= it.w;
+        }
     }
-    // Ranks of the score within the stratum (1-based, ties share a rank).
-    let mut values: Vec<f64> = rows.iter().map(|&i| inp.score[i]).collect();
-    values.sort_by(f64::total_cmp);
-    values.dedup();
-    let rank = |i: usize| values.partition_point(|&v| v < inp.score[i]) + 1;
-    let ranks: Vec<usize> = rows.iter().map(|&i| rank(i)).collect();
-    let rank_of = |k: usize| ranks[k];
+    let mut at_risk = vec![0.0; k];
+    let mut acc = 0.0;
+    for s in 0..k {
+        acc += diff[s];
+        at_risk[s] = acc;
+    }
+    let mut tree = Fenwick::new(k + 1);
+    let mut own: Vec<(u32, f64)> = Vec::new();
+    for blk in blocks {
+        for m in blk.clone() {
+            let it = items[m];
+            if it.own != u32::MAX {
+                infl[m][1] = tree.prefix(it.own as usize + 1);
+            }
+        }
+        for it in &items[blk.clone()] {
+            if it.lo < it.hi {
+                tree.add(it.lo as usize, it.w);
+                tree.add(it.hi as usize, -it.w);
+            }
+        }
+        own.clear();
+        for m in blk.clone() {
+            let it = items[m];
+            if it.own == u32::MAX {
+                continue;
+            }
+            let s = it.own as usize;
+            let le = tree.prefix(s + 1);
+            let lt = infl[m][1];
+            let eq = le - lt;
+            let gt = at_risk[s] - le;
+            infl[m] = [gt, lt, eq];
+            count[0] += it.w * gt;
+            count[1] += it.w * lt;
+            count[2] += it.w * eq;
+            own.push((it.own, it.w));
+        }
+        // Deaths tied on both score and time.
+        if own.len() > 1 {
+            own.sort_by_key(|v| v.0);
+            let mut j = 0;
+            while j < own.len() {
+                let mut run = 0.0;
+                let s0 = own[j].0;
+                while j < own.len() && own[j].0 == s0 {
+                    count[4] += own[j].1 * run;
+                    run += own[j].1;
+                    j += 1;
+                }
+            }
+        }
+    }
+    // Deaths tied on time: pairs within each slot.
+    let mut wsum = vec![0.0; k];
+    for it in items {
+        if it.own != u32::MAX {
+            let s = it.own as usize;
+            count[3] += it.w * wsum[s];
+            wsum[s] += it.w;
+        }
+    }
+    (count, infl)
+}
 
-    // Stop time descending, censored before events, score ascending.
-    let mut by_stop: Vec<usize> = (0..rows.len()).collect();
-    by_stop.sort_by(|&x, &y| {
-        let (i, j) = (rows[x], rows[y]);
-        inp.stop[j]
-            .total_cmp(&inp.stop[i])
-            .then(inp.event[i].cmp(&inp.event[j]))
-            .then(inp.score[i].total_cmp(&inp.score[j]))
-            .then(x.cmp(&y))
-    });
-    let by_start: Vec<usize> = match inp.start {
-        Some(st) => {
-            let mut v: Vec<usize> = (0..rows.len()).collect();
-            v.sort_by(|&x, &y| st[rows[y]].total_cmp(&st[rows[x]]).then(x.cmp(&y)));
-            v
+/// Each observation as the at-risk member of pairs: the deaths during its run [lo, hi) with a
+/// lower / higher / equal score. Deaths enter a tree over event slots by increasing score.
+fn at_risk_against_deaths(
+    items: &[Item],
+    blocks: &[std::ops::Range<usize>],
+    k: usize,
+) -> Vec<[f64; 3]> {
+    let mut infl = vec![[0.0_f64; 3]; items.len()];
+    let mut dcum = vec![0.0; k + 1];
+    for it in items {
+        if it.own != u32::MAX {
+            dcum[it.own as usize + 1] += it.w;
         }
-        None => Vec::new(),
-    };
-
-    let m = values.len();
-    let mut all = RankTree::new(m);
-    let mut deaths = RankTree::new(m);
-    let mut i2 = 0;
-    let mut k = 0;
-    while k < by_stop.len() {
-        let kk = by_stop[k];
-        let ii = rows[kk];
-        if !inp.event[ii] {
-            let q = deaths.query(rank_of(kk));
-            influence[ii][0] -= q[1];
-            influence[ii][1] -= q[0];
-            influence[ii][2] -= q[2];
-            all.add(rank_of(kk), w(ii));
-            k += 1;
-            continue;
-        }
-        let t = inp.stop[ii];
-        if let Some(st) = inp.start {
-            while i2 < by_start.len() && st[rows[by_start[i2]]] >= t {
-                let jk = by_start[i2];
-                let jj = rows[jk];
-                let q = deaths.query(rank_of(jk));
-                influence[jj][0] += q[1];
-                influence[jj][1] += q[0];
-                influence[jj][2] += q[2];
-                all.add(rank_of(jk), -w(jj));
-                i2 += 1;
-            }
-        }
-        // All deaths at this time (they follow the censored ones).
-        let mut end = k;
-        while end < by_stop.len() && inp.stop[rows[by_stop[end]]] == t {
-            end += 1;
-        }
-        let mut dwt = 0.0;
-        let mut dwt2 = 0.0;
-        let mut xsave = inp.score[ii];
-        for &jk in &by_stop[k..end] {
-            let jj = rows[jk];
-            let wj = w(jj);
-            count[3] += wj * dwt;
-            dwt += wj;
-            if inp.score[jj] != xsave {
-                dwt2 = 0.0;
-                xsave = inp.score[jj];
-            }
-            count[4] += wj * dwt2;
-            dwt2 += wj;
-            let q = all.query(rank_of(jk));
-            for c in 0..3 {
-                count[c] += wj * q[c];
-                influence[jj][c] += q[c];
-            }
-            deaths.add(rank_of(jk), wj);
-        }
-        for &jk in &by_stop[k..end] {
-            let jj = rows[jk];
-            let q = deaths.query(rank_of(jk));
-            influence[jj][0] -= q[1];
-            influence[jj][1] -= q[0];
-            influence[jj][2] -= q[2];
-            all.add(rank_of(jk), w(jj));
-        }
-        k = end;
     }
-    // Observations still at risk: the deaths before their entry (or all deaths) complete them.
-    let rest: Vec<usize> = if inp.start.is_some() {
-        by_start[i2..].to_vec()
-    } else {
-        by_stop.clone()
-    };
-    for jk in rest {
-        let jj = rows[jk];
-        let q = deaths.query(rank_of(jk));
-        influence[jj][0] += q[1];
-        influence[jj][1] += q[0];
-        influence[jj][2] += q[2];
+    for s in 0..k {
+        dcum[s + 1] += dcum[s];
     }
+    let mut tree = Fenwick::new(k);
+    let range = |t: &Fenwick, it: &Item| t.prefix(it.hi as usize) - t.prefix(it.lo as usize);
+    for blk in blocks {
+        for m in blk.clone() {
+            let it = items[m];
+            if it.lo < it.hi {
+                infl[m][0] = range(&tree, &it);
+            }
+        }
+        for it in &items[blk.clone()] {
+            if it.own != u32::MAX {
+                tree.add(it.own as usize, it.w);
+            }
+        }
+        for m in blk.clone() {
+            let it = items[m];
+            if it.lo < it.hi {
+                let lt = infl[m][0];
+                let le = range(&tree, &it);
+                let total = dcum[it.hi as usize] - dcum[it.lo as usize];
+                infl[m] = [lt, total - le, le - lt];
+            }
+        }
+    }
+    infl
 }

@@ -17,10 +17,36 @@
 //! sequentially through the sorted rows.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use super::Ties;
+
+/// Calls `$f::<P>(args)` with the number of columns as a compile-time constant when it is small.
+macro_rules! with_const_p {
+    ($p:expr, $f:ident ( $($arg:expr),* )) => {
+        match $p {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            9 => $f::<9>($($arg),*),
+            10 => $f::<10>($($arg),*),
+            11 => $f::<11>($($arg),*),
+            12 => $f::<12>($($arg),*),
+            13 => $f::<13>($($arg),*),
+            14 => $f::<14>($($arg),*),
+            15 => $f::<15>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
 
 /// Rows per chunk of the parallel passes (fixed, so results do not depend on the thread count).
 pub(crate) const CHUNK: usize = 4096;
@@ -63,16 +89,23 @@ pub(crate) struct GroupScalars {
 
 /// The data of a Cox fit, sorted and scaled once.
 #[derive(Debug, Clone)]
-pub(crate) struct Prepared {
+pub(crate) struct Prepared<'a> {
     pub n: usize,
     pub p: usize,
     pub counting: bool,
+    /// The covariates as given (input row order).
+    raw_x: ndarray::ArrayView2<'a, f64>,
     /// Sorted position → input row.
     pub order: Vec<usize>,
-    /// Centred and scaled covariates in sorted order, row-major n × p.
-    pub x: Vec<f64>,
+    /// Centred and scaled covariates in sorted order, row-major n × p (built on first use when
+    /// the fit itself works in input order).
+    x: OnceLock<Vec<f64>>,
     pub center: Vec<f64>,
     pub scale: Vec<f64>,
+    /// Columns with values in {-1, 0, 1}: neither centred nor scaled (R's `nocenter`).
+    pub nocenter: Vec<bool>,
+    /// Column means (unweighted), for R's reported means of counting-process fits.
+    pub col_means: Vec<f64>,
     pub stop: Vec<f64>,
     /// Empty for right-censored data.
     pub start: Vec<f64>,
@@ -86,6 +119,21 @@ pub(crate) struct Prepared {
     pub last_slot: Vec<u32>,
     /// Σ w δ x over all deaths (scaled covariates): the constant part of the score.
     pub death_wx: Vec<f64>,
+    /// Right-censored data with few event times: the evaluation works in input order with
+    /// per-slot sums (no sorted copy of the covariates).
+    pub blocked: Option<Blocked<'a>>,
+}
+
+/// What the input-order evaluation needs: per input row its first slot, event and weight.
+#[derive(Debug, Clone)]
+pub(crate) struct Blocked<'a> {
+    /// Centred and scaled covariates in input order, row-major (a sequential copy).
+    pub x: Vec<f64>,
+    pub slot: Vec<u32>,
+    pub event: &'a [bool],
+    pub weights: Option<&'a [f64]>,
+    /// Fixed row ranges whose per-slot sums are reduced in order (deterministic).
+    pub parts: Vec<Range<usize>>,
 }
 
 /// The input of [`Prepared::new`], validated by the caller.
@@ -99,7 +147,7 @@ pub(crate) struct RawData<'a> {
 }
 
 /// Orders f64 as unsigned integers (for finite values; -0.0 is folded into 0.0).
-fn order_key(v: f64) -> u64 {
+pub(crate) fn order_key(v: f64) -> u64 {
     let bits = (v + 0.0).to_bits();
     if bits >> 63 == 1 {
         !bits
@@ -108,79 +156,226 @@ fn order_key(v: f64) -> u64 {
     }
 }
 
-impl Prepared {
-    pub(crate) fn new(raw: &RawData<'_>) -> Self {
+/// Stable LSD radix sort of `vals` by `keys` (ascending), one byte per pass, skipping the bytes
+/// on which all keys agree.
+pub(crate) fn radix_sort_by_key(keys: &mut Vec<u64>, vals: &mut Vec<u32>) {
+    let n = keys.len();
+    let mut k2 = vec![0u64; n];
+    let mut v2 = vec![0u32; n];
+    for byte in 0..8 {
+        let shift = 8 * byte;
+        let mut count = [0usize; 256];
+        for &k in keys.iter() {
+            count[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if count.contains(&n) {
+            continue;
+        }
+        let mut pos = [0usize; 256];
+        let mut acc = 0;
+        for d in 0..256 {
+            pos[d] = acc;
+            acc += count[d];
+        }
+        for i in 0..n {
+            let d = ((keys[i] >> shift) & 0xff) as usize;
+            k2[pos[d]] = keys[i];
+            v2[pos[d]] = vals[i];
+            pos[d] += 1;
+        }
+        std::mem::swap(keys, &mut k2);
+        std::mem::swap(vals, &mut v2);
+    }
+}
+
+/// The sort order of the rows (stratum, stop time descending, deaths first, input row) and the
+/// stratum code of each sorted row.
+fn sort_rows(raw: &RawData<'_>) -> (Vec<usize>, Vec<u32>) {
+    let n = raw.stop.len();
+    // Deaths first, each part in input order; then stable passes on the time, then the stratum.
+    let mut vals: Vec<u32> = (0..n as u32).filter(|&i| raw.event[i as usize]).collect();
+    vals.extend((0..n as u32).filter(|&i| !raw.event[i as usize]));
+    let mut keys: Vec<u64> = vals
+        .iter()
+        .map(|&i| !order_key(raw.stop[i as usize]))
+        .collect();
+    radix_sort_by_key(&mut keys, &mut vals);
+    if let Some(s) = raw.strata {
+        let mut keys: Vec<u64> = vals.iter().map(|&i| u64::from(s[i as usize])).collect();
+        radix_sort_by_key(&mut keys, &mut vals);
+    }
+    let codes = match raw.strata {
+        Some(s) => vals.iter().map(|&i| s[i as usize]).collect(),
+        None => vec![0; n],
+    };
+    (vals.into_iter().map(|i| i as usize).collect(), codes)
+}
+
+/// Row `i` of the raw covariates into `out`.
+#[inline(always)]
+fn raw_row(raw: &RawData<'_>, i: usize, out: &mut [f64]) {
+    let p = out.len();
+    match raw.x.as_slice() {
+        Some(all) => out.copy_from_slice(&all[i * p..(i + 1) * p]),
+        None => out.iter_mut().zip(raw.x.row(i)).for_each(|(a, &b)| *a = b),
+    }
+}
+
+/// Weighted and plain column sums over `rows`, and whether each column stays in {-1, 0, 1}.
+fn column_sums<const P: usize>(
+    p: usize,
+    raw: &RawData<'_>,
+    rows: Range<usize>,
+) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
+    let p = if P == 0 { p } else { P };
+    let mut acc = vec![0.0; p];
+    let mut plain = vec![0.0; p];
+    let mut unit = vec![true; p];
+    let mut x = vec![0.0; p];
+    for i in rows {
+        raw_row(raw, i, &mut x);
+        let w = raw.weights.map_or(1.0, |w| w[i]);
+        for j in 0..p {
+            let v = x[j];
+            acc[j] += w * v;
+            plain[j] += v;
+            unit[j] &= v == 0.0 || v == 1.0 || v == -1.0;
+        }
+    }
+    (acc, plain, unit)
+}
+
+/// Σ w |x − center| per column over `rows`.
+fn abs_deviations<const P: usize>(
+    p: usize,
+    raw: &RawData<'_>,
+    rows: Range<usize>,
+    center: &[f64],
+) -> Vec<f64> {
+    let p = if P == 0 { p } else { P };
+    let center = &center[..p];
+    let mut acc = vec![0.0; p];
+    let mut x = vec![0.0; p];
+    for i in rows {
+        raw_row(raw, i, &mut x);
+        let w = raw.weights.map_or(1.0, |w| w[i]);
+        for j in 0..p {
+            acc[j] += w * (x[j] - center[j]).abs();
+        }
+    }
+    acc
+}
+
+/// Σ w δ (x − center) · scale per column over `rows`.
+fn death_sums<const P: usize>(
+    p: usize,
+    raw: &RawData<'_>,
+    rows: Range<usize>,
+    center: &[f64],
+    scale: &[f64],
+) -> Vec<f64> {
+    let p = if P == 0 { p } else { P };
+    let mut acc = vec![0.0; p];
+    let mut x = vec![0.0; p];
+    for i in rows {
+        if raw.event[i] {
+            raw_row(raw, i, &mut x);
+            let w = raw.weights.map_or(1.0, |w| w[i]);
+            for j in 0..p {
+                acc[j] += w * (x[j] - center[j]) * scale[j];
+            }
+        }
+    }
+    acc
+}
+
+/// Rows `first..` of the raw covariates, centred and scaled, into `out` (row-major).
+fn scaled_copy<const P: usize>(
+    p: usize,
+    raw: &RawData<'_>,
+    first: usize,
+    center: &[f64],
+    scale: &[f64],
+    out: &mut [f64],
+) {
+    let p = if P == 0 { p } else { P };
+    let (center, scale) = (&center[..p], &scale[..p]);
+    let mut x = vec![0.0; p];
+    for (k, row) in out.chunks_exact_mut(p).enumerate() {
+        raw_row(raw, first + k, &mut x);
+        for j in 0..p {
+            row[j] = (x[j] - center[j]) * scale[j];
+        }
+    }
+}
+
+/// Memory budget (in f64) of the per-part slot sums of the input-order evaluation.
+const BLOCKED_BUDGET: usize = 1 << 22;
+
+impl<'a> Prepared<'a> {
+    pub(crate) fn new(raw: &RawData<'a>, allow_blocked: bool) -> Self {
         let n = raw.stop.len();
         let p = raw.x.ncols();
         let counting = raw.start.is_some();
-        let stratum_of = |i: usize| raw.strata.map_or(0, |s| s[i]);
 
         // Sort once: stratum, stop time descending, deaths before censored, input row.
-        let mut keys: Vec<(u32, u64, u32)> = (0..n)
-            .map(|i| {
-                let tail = (u32::from(!raw.event[i]) << 31) | i as u32;
-                (stratum_of(i), !order_key(raw.stop[i]), tail)
-            })
-            .collect();
-        keys.par_sort_unstable();
-        let order: Vec<usize> = keys.iter().map(|k| (k.2 & 0x7fff_ffff) as usize).collect();
-        drop(keys);
+        let (order, codes) = sort_rows(raw);
 
-        let stop: Vec<f64> = order.iter().map(|&i| raw.stop[i]).collect();
+        let stop: Vec<f64> = order.par_iter().map(|&i| raw.stop[i]).collect();
         let start: Vec<f64> = match raw.start {
-            Some(s) => order.iter().map(|&i| s[i]).collect(),
+            Some(s) => order.par_iter().map(|&i| s[i]).collect(),
             None => Vec::new(),
         };
-        let event: Vec<bool> = order.iter().map(|&i| raw.event[i]).collect();
+        let event: Vec<bool> = order.par_iter().map(|&i| raw.event[i]).collect();
         let weight: Vec<f64> = match raw.weights {
-            Some(w) => order.iter().map(|&i| w[i]).collect(),
+            Some(w) => order.par_iter().map(|&i| w[i]).collect(),
             None => vec![1.0; n],
         };
 
         // Centre (weighted mean) and scale (1 / weighted mean absolute deviation) each column,
-        // except columns with values in {-1, 0, 1}, as R's coxph (nocenter) does.
+        // except columns with values in {-1, 0, 1}, as R's coxph (nocenter) does. Two passes
+        // over the rows in input order, in fixed chunks.
+        let n_chunks = n.div_ceil(CHUNK);
+        let chunk_rows = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
+        let parts: Vec<(Vec<f64>, Vec<f64>, Vec<bool>)> = (0..n_chunks)
+            .into_par_iter()
+            .map(|c| with_const_p!(p, column_sums(p, raw, chunk_rows(c))))
+            .collect();
         let wsum: f64 = weight.iter().sum();
         let mut center = vec![0.0; p];
+        let mut col_means = vec![0.0; p];
+        let mut nocenter = vec![true; p];
+        for (acc, plain, unit) in &parts {
+            for j in 0..p {
+                center[j] += acc[j];
+                col_means[j] += plain[j];
+                nocenter[j] &= unit[j];
+            }
+        }
+        for j in 0..p {
+            center[j] = if nocenter[j] { 0.0 } else { center[j] / wsum };
+            col_means[j] /= n as f64;
+        }
+        let mads: Vec<Vec<f64>> = (0..n_chunks)
+            .into_par_iter()
+            .map(|c| with_const_p!(p, abs_deviations(p, raw, chunk_rows(c), &center)))
+            .collect();
         let mut scale = vec![1.0; p];
         for j in 0..p {
-            let col = raw.x.column(j);
-            if col.iter().all(|&v| v == 0.0 || v == 1.0 || v == -1.0) {
-                continue;
+            let mad: f64 = mads.iter().map(|m| m[j]).sum();
+            if !nocenter[j] && mad > 0.0 {
+                scale[j] = wsum / mad;
             }
-            let mean = order
-                .iter()
-                .zip(&weight)
-                .map(|(&i, w)| w * col[i])
-                .sum::<f64>()
-                / wsum;
-            let mad = order
-                .iter()
-                .zip(&weight)
-                .map(|(&i, w)| w * (col[i] - mean).abs())
-                .sum::<f64>();
-            center[j] = mean;
-            scale[j] = if mad > 0.0 { wsum / mad } else { 1.0 };
         }
-        let mut x = vec![0.0; n * p];
-        x.par_chunks_mut(CHUNK * p.max(1))
-            .enumerate()
-            .for_each(|(c, block)| {
-                for (k, row) in block.chunks_mut(p.max(1)).enumerate() {
-                    let src = raw.x.row(order[c * CHUNK + k]);
-                    for j in 0..p {
-                        row[j] = (src[j] - center[j]) * scale[j];
-                    }
-                }
-            });
 
         // Strata, event groups and sentinels.
         let mut strata = Vec::new();
         let mut groups = Vec::new();
         let mut a = 0;
         while a < n {
-            let code = stratum_of(order[a]);
+            let code = codes[a];
             let mut b = a;
-            while b < n && stratum_of(order[b]) == code {
+            while b < n && codes[b] == code {
                 b += 1;
             }
             let slot_start = groups.len();
@@ -240,23 +435,59 @@ impl Prepared {
             }
         }
 
+        // Σ w δ x over the deaths (scaled), in input order.
+        let dparts: Vec<Vec<f64>> = (0..n_chunks)
+            .into_par_iter()
+            .map(|c| with_const_p!(p, death_sums(p, raw, chunk_rows(c), &center, &scale)))
+            .collect();
         let mut death_wx = vec![0.0; p];
-        for r in 0..n {
-            if event[r] {
-                for j in 0..p {
-                    death_wx[j] += weight[r] * x[r * p + j];
-                }
+        for d in &dparts {
+            for j in 0..p {
+                death_wx[j] += d[j];
             }
         }
+
+        let n_slots = groups.len();
+        let n_parts = n.div_ceil(1 << 16).clamp(1, 16);
+        let blocked = (allow_blocked
+            && !counting
+            && n_parts * n_slots * 2 * (p + 1) <= BLOCKED_BUDGET)
+            .then(|| {
+                let mut slot = vec![0u32; n];
+                for (r, &i) in order.iter().enumerate() {
+                    slot[i] = first_slot[r];
+                }
+                let mut x = vec![0.0; n * p];
+                x.par_chunks_mut(CHUNK * p.max(1))
+                    .enumerate()
+                    .for_each(|(c, block)| {
+                        with_const_p!(p, scaled_copy(p, raw, c * CHUNK, &center, &scale, block));
+                    });
+                let len = n.div_ceil(n_parts);
+                let parts = (0..n_parts)
+                    .map(|k| (k * len).min(n)..((k + 1) * len).min(n))
+                    .filter(|r| !r.is_empty())
+                    .collect();
+                Blocked {
+                    x,
+                    slot,
+                    event: raw.event,
+                    weights: raw.weights,
+                    parts,
+                }
+            });
 
         Prepared {
             n,
             p,
             counting,
+            raw_x: raw.x,
             order,
-            x,
+            x: OnceLock::new(),
             center,
             scale,
+            nocenter,
+            col_means,
             stop,
             start,
             event,
@@ -266,7 +497,44 @@ impl Prepared {
             first_slot,
             last_slot,
             death_wx,
+            blocked,
         }
+    }
+
+    /// Centred and scaled covariates in sorted order (row-major), built on first use.
+    pub(crate) fn xs(&self) -> &[f64] {
+        self.x.get_or_init(|| {
+            let (n, p) = (self.n, self.p);
+            let mut x = vec![0.0; n * p];
+            let contiguous = self.raw_x.as_slice();
+            let scaled = self.blocked.as_ref().map(|b| &b.x);
+            x.par_chunks_mut(CHUNK * p.max(1))
+                .enumerate()
+                .for_each(|(c, block)| {
+                    for (k, row) in block.chunks_mut(p.max(1)).enumerate() {
+                        let i = self.order[c * CHUNK + k];
+                        if let Some(sx) = scaled {
+                            row.copy_from_slice(&sx[i * p..(i + 1) * p]);
+                            continue;
+                        }
+                        match contiguous {
+                            Some(all) => {
+                                let src = &all[i * p..(i + 1) * p];
+                                for j in 0..p {
+                                    row[j] = (src[j] - self.center[j]) * self.scale[j];
+                                }
+                            }
+                            None => {
+                                let src = self.raw_x.row(i);
+                                for j in 0..p {
+                                    row[j] = (src[j] - self.center[j]) * self.scale[j];
+                                }
+                            }
+                        }
+                    }
+                });
+            x
+        })
     }
 
     pub(crate) fn n_slots(&self) -> usize {
@@ -276,7 +544,7 @@ impl Prepared {
     /// Sorted row `r` of the scaled covariates.
     #[inline]
     pub(crate) fn row(&self, r: usize) -> &[f64] {
-        &self.x[r * self.p..(r + 1) * self.p]
+        &self.xs()[r * self.p..(r + 1) * self.p]
     }
 }
 
@@ -310,13 +578,13 @@ impl Workspace {
             q: vec![0.0; prep.n_slots()],
             u: vec![0.0; p],
             imat: vec![0.0; p * p],
-            partial: vec![0.0; n_chunks * (p + p * p)],
+            partial: vec![0.0; n_chunks.max(16) * (p + p * p)],
             rank_parts: vec![0.0; prep.strata.len() * p * p],
         }
     }
 }
 
-/// η = X β (scaled coordinates), the per-stratum shift, and the weighted risks.
+/// η = X β (scaled coordinates, sorted order), the per-stratum shift, and the weighted risks.
 pub(crate) fn linear_predictor(
     prep: &Prepared,
     beta: &[f64],
@@ -326,7 +594,7 @@ pub(crate) fn linear_predictor(
 ) {
     let p = prep.p;
     eta.par_chunks_mut(CHUNK)
-        .zip(prep.x.par_chunks(CHUNK * p))
+        .zip(prep.xs().par_chunks(CHUNK * p))
         .for_each(|(eta, x)| {
             for (k, e) in eta.iter_mut().enumerate() {
                 let row = &x[k * p..(k + 1) * p];
@@ -363,6 +631,65 @@ pub(crate) struct SlotVectors<'a> {
     pub d1: &'a mut [f64],
 }
 
+/// The Efron (or Breslow) scalars of one event group from its risk-set sum `s0`, the deaths'
+/// risk sum `d0`, their weight sum and count; returns them with the group's −Σ w̄ log D_k.
+#[inline]
+pub(crate) fn group_scalars(
+    s0: f64,
+    d0: f64,
+    wsum: f64,
+    nd: usize,
+    ties: Ties,
+) -> (GroupScalars, f64) {
+    let mut sc = GroupScalars {
+        wsum,
+        ndeath: nd,
+        ..GroupScalars::default()
+    };
+    let mut ll = 0.0;
+    if ties == Ties::Breslow || nd == 1 {
+        ll -= wsum * s0.ln();
+        sc.c = wsum / s0;
+        sc.alpha = wsum / (s0 * s0);
+    } else {
+        let mw = wsum / nd as f64;
+        for kk in 0..nd {
+            let f = kk as f64 / nd as f64;
+            let den = s0 - f * d0;
+            ll -= mw * den.ln();
+            let h = mw / den;
+            sc.c += h;
+            sc.e += h * f;
+            let h2 = h / den;
+            sc.alpha += h2;
+            sc.beta += h2 * f;
+            sc.gamma += h2 * f * f;
+        }
+    }
+    (sc, ll)
+}
+
+/// Subtracts the group's rank-two information terms from `rank` (upper triangle, p × p).
+#[inline]
+pub(crate) fn subtract_rank_terms(rank: &mut [f64], sc: &GroupScalars, s1: &[f64], d1: &[f64]) {
+    let p = s1.len();
+    for a in 0..p {
+        let (sa, da) = (s1[a], d1[a]);
+        let row = &mut rank[a * p..(a + 1) * p];
+        if sc.beta == 0.0 && sc.gamma == 0.0 {
+            let t1 = sc.alpha * sa;
+            for b in a..p {
+                row[b] -= t1 * s1[b];
+            }
+        } else {
+            for b in a..p {
+                row[b] -= sc.alpha * sa * s1[b] - sc.beta * (sa * d1[b] + da * s1[b])
+                    + sc.gamma * da * d1[b];
+            }
+        }
+    }
+}
+
 /// Sweeps one stratum in descending time: S0 and S1 of each risk set, the Efron / Breslow
 /// scalars of each event group, the log-likelihood, and (optionally) the rank-two information
 /// terms (`rank`, upper triangle, subtracted) and the per-slot S1 / D1.
@@ -379,6 +706,8 @@ pub(crate) fn sweep_stratum(
     mut vectors: Option<SlotVectors<'_>>,
 ) -> f64 {
     let p = prep.p;
+    let xs = prep.xs();
+    let row = |r: usize| &xs[r * p..(r + 1) * p];
     let mut s0 = 0.0;
     let mut s1 = vec![0.0; p];
     let mut d1 = vec![0.0; p];
@@ -410,9 +739,8 @@ pub(crate) fn sweep_stratum(
                 } else {
                     let rr = risk[r];
                     s0 -= rr;
-                    let xr = prep.row(r);
-                    for j in 0..p {
-                        s1[j] -= rr * xr[j];
+                    for (a, &x) in s1.iter_mut().zip(row(r)) {
+                        *a -= rr * x;
                     }
                 }
             }
@@ -424,9 +752,8 @@ pub(crate) fn sweep_stratum(
             }
             let rr = risk[add];
             s0 += rr;
-            let xr = prep.row(add);
-            for j in 0..p {
-                s1[j] += rr * xr[j];
+            for (a, &x) in s1.iter_mut().zip(row(add)) {
+                *a += rr * x;
             }
             nrisk += 1;
             add += 1;
@@ -439,53 +766,15 @@ pub(crate) fn sweep_stratum(
             d0 += rr;
             wsum += prep.weight[r];
             loglik += prep.weight[r] * (eta[r] - shift);
-            let xr = prep.row(r);
-            for j in 0..p {
-                d1[j] += rr * xr[j];
+            for (a, &x) in d1.iter_mut().zip(row(r)) {
+                *a += rr * x;
             }
         }
-        let nd = g.deaths.len();
-        let mut sc = GroupScalars {
-            wsum,
-            ndeath: nd,
-            ..GroupScalars::default()
-        };
-        if ties == Ties::Breslow || nd == 1 {
-            loglik -= wsum * s0.ln();
-            sc.c = wsum / s0;
-            sc.alpha = wsum / (s0 * s0);
-        } else {
-            let mw = wsum / nd as f64;
-            for kk in 0..nd {
-                let f = kk as f64 / nd as f64;
-                let den = s0 - f * d0;
-                loglik -= mw * den.ln();
-                let h = mw / den;
-                sc.c += h;
-                sc.e += h * f;
-                let h2 = h / den;
-                sc.alpha += h2;
-                sc.beta += h2 * f;
-                sc.gamma += h2 * f * f;
-            }
-        }
+        let (sc, ll) = group_scalars(s0, d0, wsum, g.deaths.len(), ties);
+        loglik += ll;
         scalars[k] = sc;
         if let Some(rank) = rank.as_deref_mut() {
-            for a in 0..p {
-                let (sa, da) = (s1[a], d1[a]);
-                let row = &mut rank[a * p..(a + 1) * p];
-                if sc.beta == 0.0 && sc.gamma == 0.0 {
-                    let t1 = sc.alpha * sa;
-                    for b in a..p {
-                        row[b] -= t1 * s1[b];
-                    }
-                } else {
-                    for b in a..p {
-                        row[b] -= sc.alpha * sa * s1[b] - sc.beta * (sa * d1[b] + da * s1[b])
-                            + sc.gamma * da * d1[b];
-                    }
-                }
-            }
+            subtract_rank_terms(rank, &sc, &s1, &d1);
         }
         if let Some(v) = vectors.as_mut() {
             v.s1[k * p..(k + 1) * p].copy_from_slice(&s1);
@@ -507,11 +796,11 @@ pub(crate) fn suffix_sums(prep: &Prepared, value: impl Fn(usize) -> f64, out: &m
 }
 
 /// Splits a per-slot buffer into one mutable slice per stratum.
-pub(crate) fn split_by_strata<'a, T>(
+pub(crate) fn split_by_strata<'b, T>(
     prep: &Prepared,
-    buf: &'a mut [T],
+    buf: &'b mut [T],
     width: usize,
-) -> Vec<&'a mut [T]> {
+) -> Vec<&'b mut [T]> {
     let mut out = Vec::with_capacity(prep.strata.len());
     let mut rest = buf;
     for st in &prep.strata {
@@ -524,69 +813,38 @@ pub(crate) fn split_by_strata<'a, T>(
 
 /// Log partial likelihood at `beta` (scaled coordinates); fills `ws.u` and `ws.imat`.
 pub(crate) fn evaluate(prep: &Prepared, beta: &[f64], ties: Ties, ws: &mut Workspace) -> f64 {
-    let p = prep.p;
-    linear_predictor(prep, beta, &mut ws.eta, &mut ws.shift, &mut ws.risk);
-
-    // Sequential sweeps (in parallel across strata).
-    ws.rank_parts.iter_mut().for_each(|v| *v = 0.0);
-    let lls: Vec<f64> = {
-        let scal = split_by_strata(prep, &mut ws.scalars, 1);
-        let eta = &ws.eta;
-        let risk = &ws.risk;
-        let shift = &ws.shift;
-        prep.strata
-            .par_iter()
-            .zip(scal)
-            .zip(ws.rank_parts.par_chunks_mut(p * p))
-            .enumerate()
-            .map(|(s, ((st, sc), rank))| {
-                sweep_stratum(prep, st, shift[s], eta, risk, ties, sc, Some(rank), None)
-            })
-            .collect()
-    };
-    let loglik: f64 = lls.iter().sum();
-
-    let scalars = &ws.scalars;
-    suffix_sums(prep, |slot| scalars[slot].c, &mut ws.q);
-
-    // Weighted outer products, in fixed chunks.
-    let width = p + p * p;
+    if let Some(bl) = &prep.blocked
+        && let Some(ll) = evaluate_blocked(prep, bl, beta, ties, ws)
     {
-        let q = &ws.q;
-        let risk = &ws.risk;
-        ws.partial
-            .par_chunks_mut(width)
-            .enumerate()
-            .for_each(|(ci, part)| {
-                part.iter_mut().for_each(|v| *v = 0.0);
-                let (ua, im) = part.split_at_mut(p);
-                let rows = ci * CHUNK..((ci + 1) * CHUNK).min(prep.n);
-                for r in rows {
-                    let a = prep.first_slot[r] as usize;
-                    let b = prep.last_slot[r] as usize;
-                    let mut cum = q[a] - q[b];
-                    if prep.event[r] {
-                        cum -= scalars[a].e;
-                    }
-                    let v = risk[r] * cum;
-                    if v == 0.0 {
-                        continue;
-                    }
-                    let xr = prep.row(r);
-                    for j in 0..p {
-                        let vj = v * xr[j];
-                        ua[j] += vj;
-                        let row = &mut im[j * p..(j + 1) * p];
-                        for k in j..p {
-                            row[k] += vj * xr[k];
-                        }
-                    }
-                }
-            });
+        return ll;
     }
+    evaluate_sorted(prep, beta, ties, ws)
+}
+
+/// Adds v x x' (upper triangle) and v x to the accumulators. `P` is the number of columns when
+/// known at compile time (loops fully unrolled), 0 otherwise.
+#[inline(always)]
+fn accumulate_outer<const P: usize>(ua: &mut [f64], im: &mut [f64], x: &[f64], v: f64) {
+    let p = if P == 0 { x.len() } else { P };
+    let x = &x[..p];
+    let ua = &mut ua[..p];
+    let im = &mut im[..p * p];
+    for j in 0..p {
+        let vj = v * x[j];
+        ua[j] += vj;
+        for k in j..p {
+            im[j * p + k] += vj * x[k];
+        }
+    }
+}
+
+/// Adds the chunk partials and the rank terms into `ws.u` / `ws.imat` (in a fixed order).
+fn reduce(prep: &Prepared, ws: &mut Workspace, n_parts: usize) {
+    let p = prep.p;
+    let width = p + p * p;
     ws.u.copy_from_slice(&prep.death_wx);
     ws.imat.iter_mut().for_each(|v| *v = 0.0);
-    for part in ws.partial.chunks(width) {
+    for part in ws.partial.chunks(width).take(n_parts) {
         for j in 0..p {
             ws.u[j] -= part[j];
         }
@@ -604,5 +862,254 @@ pub(crate) fn evaluate(prep: &Prepared, beta: &[f64], ties: Ties, ws: &mut Works
             ws.imat[j * p + k] = ws.imat[k * p + j];
         }
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn outer_sorted<const P: usize>(
+    prep: &Prepared,
+    rows: Range<usize>,
+    xs: &[f64],
+    q: &[f64],
+    scalars: &[GroupScalars],
+    risk: &[f64],
+    part: &mut [f64],
+) {
+    let p = prep.p;
+    part.iter_mut().for_each(|v| *v = 0.0);
+    let (ua, im) = part.split_at_mut(p);
+    for r in rows {
+        let a = prep.first_slot[r] as usize;
+        let b = prep.last_slot[r] as usize;
+        let mut cum = q[a] - q[b];
+        if prep.event[r] {
+            cum -= scalars[a].e;
+        }
+        let v = risk[r] * cum;
+        if v != 0.0 {
+            accumulate_outer::<P>(ua, im, &xs[r * p..(r + 1) * p], v);
+        }
+    }
+}
+
+/// The evaluation on the sorted copy: a sequential risk-set sweep per stratum (strata in
+/// parallel), then the outer products in fixed chunks of sorted rows.
+fn evaluate_sorted(prep: &Prepared, beta: &[f64], ties: Ties, ws: &mut Workspace) -> f64 {
+    let p = prep.p;
+    linear_predictor(prep, beta, &mut ws.eta, &mut ws.shift, &mut ws.risk);
+    ws.rank_parts.iter_mut().for_each(|v| *v = 0.0);
+    let lls: Vec<f64> = {
+        let scal = split_by_strata(prep, &mut ws.scalars, 1);
+        let eta = &ws.eta;
+        let risk = &ws.risk;
+        let shift = &ws.shift;
+        prep.strata
+            .par_iter()
+            .zip(scal)
+            .zip(ws.rank_parts.par_chunks_mut(p * p))
+            .enumerate()
+            .map(|(s, ((st, sc), rank))| {
+                sweep_stratum(prep, st, shift[s], eta, risk, ties, sc, Some(rank), None)
+            })
+            .collect()
+    };
+    let loglik: f64 = lls.iter().sum();
+    let scalars = &ws.scalars;
+    suffix_sums(prep, |slot| scalars[slot].c, &mut ws.q);
+
+    let width = p + p * p;
+    let n_chunks = prep.n.div_ceil(CHUNK);
+    {
+        let q = &ws.q;
+        let risk = &ws.risk;
+        let xs = prep.xs();
+        ws.partial[..n_chunks * width]
+            .par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(ci, part)| {
+                let rows = ci * CHUNK..((ci + 1) * CHUNK).min(prep.n);
+                with_const_p!(p, outer_sorted(prep, rows, xs, q, scalars, risk, part));
+            });
+    }
+    reduce(prep, ws, n_chunks);
     loglik
+}
+
+/// Pass 1 of the input-order evaluation over one part of the rows: η, risk, and the per-slot
+/// sums of the risk set (S0, S1 by first slot) and of the deaths (D0, D1); returns Σ w η over
+/// the deaths and max |η|.
+#[allow(clippy::too_many_arguments)]
+fn blocked_pass1<const P: usize>(
+    p: usize,
+    bl: &Blocked<'_>,
+    range: Range<usize>,
+    beta: &[f64],
+    eta: &mut [f64],
+    risk: &mut [f64],
+    sums: &mut [f64],
+    deaths: &mut [f64],
+) -> (f64, f64) {
+    let p = if P == 0 { p } else { P };
+    let w1 = p + 1;
+    let beta = &beta[..p];
+    let mut ll = 0.0;
+    let mut max_eta = 0.0_f64;
+    for (k, i) in range.enumerate() {
+        let x = &bl.x[i * p..(i + 1) * p];
+        let mut e = 0.0;
+        for j in 0..p {
+            e += x[j] * beta[j];
+        }
+        eta[k] = e;
+        max_eta = max_eta.max(e.abs());
+        let w = bl.weights.map_or(1.0, |w| w[i]);
+        let r = w * e.exp();
+        risk[k] = r;
+        let slot = bl.slot[i] as usize;
+        let acc = &mut sums[slot * w1..slot * w1 + w1];
+        acc[0] += r;
+        for j in 0..p {
+            acc[1 + j] += r * x[j];
+        }
+        if bl.event[i] {
+            ll += w * e;
+            let acc = &mut deaths[slot * w1..slot * w1 + w1];
+            acc[0] += r;
+            for j in 0..p {
+                acc[1 + j] += r * x[j];
+            }
+        }
+    }
+    (ll, max_eta)
+}
+
+/// Pass 2 of the input-order evaluation: Σ v x x' and Σ v x over one part of the rows.
+fn blocked_pass2<const P: usize>(
+    p: usize,
+    bl: &Blocked<'_>,
+    range: Range<usize>,
+    risk: &[f64],
+    q: &[f64],
+    scalars: &[GroupScalars],
+    part: &mut [f64],
+) {
+    let p = if P == 0 { p } else { P };
+    part.iter_mut().for_each(|v| *v = 0.0);
+    let (ua, im) = part.split_at_mut(p);
+    for (k, i) in range.enumerate() {
+        let a = bl.slot[i] as usize;
+        let mut cum = q[a];
+        if bl.event[i] {
+            cum -= scalars[a].e;
+        }
+        let v = risk[k] * cum;
+        if v != 0.0 {
+            accumulate_outer::<P>(ua, im, &bl.x[i * p..(i + 1) * p], v);
+        }
+    }
+}
+
+/// The evaluation in input order for right-censored data with few event times: per fixed part
+/// of the rows, the risks and their covariate sums are added into per-slot sums (small enough to
+/// stay in cache); risk sets are then suffix sums over the slots. `None` when |η| is too large
+/// for exp without a shift (the sorted path handles that).
+fn evaluate_blocked(
+    prep: &Prepared,
+    bl: &Blocked<'_>,
+    beta: &[f64],
+    ties: Ties,
+    ws: &mut Workspace,
+) -> Option<f64> {
+    let p = prep.p;
+    let ns = prep.n_slots();
+    let w1 = p + 1;
+    let plen = bl.parts[0].len().max(1);
+
+    // Pass 1, per part, reduced in part order.
+    let parts: Vec<(Vec<f64>, Vec<f64>, f64, f64)> = bl
+        .parts
+        .par_iter()
+        .zip(ws.eta.par_chunks_mut(plen))
+        .zip(ws.risk.par_chunks_mut(plen))
+        .map(|((range, eta), risk)| {
+            let mut sums = vec![0.0; ns * w1];
+            let mut deaths = vec![0.0; ns * w1];
+            let (ll, mx) = with_const_p!(
+                p,
+                blocked_pass1(
+                    p,
+                    bl,
+                    range.clone(),
+                    beta,
+                    eta,
+                    risk,
+                    &mut sums,
+                    &mut deaths
+                )
+            );
+            (sums, deaths, ll, mx)
+        })
+        .collect();
+    if parts.iter().any(|pt| pt.3 > 200.0 || !pt.3.is_finite()) {
+        return None;
+    }
+    let mut sums = vec![0.0; ns * w1];
+    let mut dsum = vec![0.0; ns * w1];
+    let mut loglik = 0.0;
+    for pt in &parts {
+        for (a, b) in sums.iter_mut().zip(&pt.0) {
+            *a += b;
+        }
+        for (a, b) in dsum.iter_mut().zip(&pt.1) {
+            *a += b;
+        }
+        loglik += pt.2;
+    }
+    drop(parts);
+
+    // Group scalars and rank terms from cumulative slot sums (slots run in descending time).
+    ws.rank_parts.iter_mut().for_each(|v| *v = 0.0);
+    let rank = &mut ws.rank_parts[..p * p];
+    let mut s1 = vec![0.0; p];
+    for st in &prep.strata {
+        let mut s0 = 0.0;
+        s1.iter_mut().for_each(|v| *v = 0.0);
+        for slot in st.slots.clone() {
+            s0 += sums[slot * w1];
+            for j in 0..p {
+                s1[j] += sums[slot * w1 + 1 + j];
+            }
+            let g = &prep.groups[slot];
+            if g.deaths.is_empty() {
+                ws.scalars[slot] = GroupScalars::default();
+                continue;
+            }
+            let wsum: f64 = prep.weight[g.deaths.clone()].iter().sum();
+            let d0 = dsum[slot * w1];
+            let d1 = &dsum[slot * w1 + 1..(slot + 1) * w1];
+            let (sc, ll) = group_scalars(s0, d0, wsum, g.deaths.len(), ties);
+            loglik += ll;
+            ws.scalars[slot] = sc;
+            subtract_rank_terms(rank, &sc, &s1, d1);
+        }
+    }
+    let scalars = &ws.scalars;
+    suffix_sums(prep, |slot| scalars[slot].c, &mut ws.q);
+
+    // Pass 2: the outer products in input order.
+    let width = p + p * p;
+    {
+        let q = &ws.q;
+        ws.partial[..bl.parts.len() * width]
+            .par_chunks_mut(width)
+            .zip(bl.parts.par_iter())
+            .zip(ws.risk.par_chunks(plen))
+            .for_each(|((part, range), risk)| {
+                with_const_p!(
+                    p,
+                    blocked_pass2(p, bl, range.clone(), risk, q, scalars, part)
+                );
+            });
+    }
+    reduce(prep, ws, bl.parts.len());
+    Some(loglik)
 }

@@ -32,6 +32,7 @@ mod survfit;
 mod zph;
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::ModelError;
@@ -276,7 +277,7 @@ pub struct CovariateProfile {
 pub struct CoxModel<'a> {
     data: CoxData<'a>,
     options: CoxOptions,
-    prep: Prepared,
+    prep: Prepared<'a>,
     beta_scaled: Vec<f64>,
     beta: Vec<f64>,
     naive_var: Vec<f64>,
@@ -420,7 +421,7 @@ impl<'a> CoxModel<'a> {
             strata: data.strata,
             weights: data.weights,
         };
-        let prep = Prepared::new(&raw);
+        let prep = Prepared::new(&raw, true);
         let p = prep.p;
         let mut ws = Workspace::new(&prep);
         let ctl = Controls {
@@ -501,16 +502,10 @@ impl<'a> CoxModel<'a> {
         // R's reported means.
         let means: Vec<f64> = (0..p)
             .map(|j| {
-                if data
-                    .x
-                    .column(j)
-                    .iter()
-                    .all(|&v| v == 0.0 || v == 1.0 || v == -1.0)
-                {
-                    return 0.0;
-                }
-                if prep.counting {
-                    data.x.column(j).sum() / n as f64
+                if prep.nocenter[j] {
+                    0.0
+                } else if prep.counting {
+                    prep.col_means[j]
                 } else {
                     prep.center[j]
                 }
@@ -587,15 +582,7 @@ impl<'a> CoxModel<'a> {
         if options.concordance {
             let lp = model.linear_predictors();
             model.summary.concordance =
-                Some(concordance::concordance(&concordance::ConcordanceInput {
-                    start: data.start,
-                    stop: data.stop,
-                    event: data.event,
-                    score: &lp,
-                    weights: data.weights,
-                    strata: data.strata,
-                    cluster: data.cluster,
-                }));
+                Some(concordance::concordance(&model.prep, &lp, data.cluster));
         }
         Ok(model)
     }
@@ -619,12 +606,31 @@ impl<'a> CoxModel<'a> {
     pub fn linear_predictors(&self) -> Vec<f64> {
         let p = self.prep.p;
         let off: f64 = (0..p).map(|j| self.beta[j] * self.summary.means[j]).sum();
-        self.data
-            .x
-            .rows()
-            .into_iter()
-            .map(|row| row.iter().zip(&self.beta).map(|(x, b)| x * b).sum::<f64>() - off)
-            .collect()
+        let x = &self.data.x;
+        let beta = &self.beta;
+        let mut lp = vec![0.0; self.prep.n];
+        lp.par_chunks_mut(engine::CHUNK)
+            .enumerate()
+            .for_each(|(c, out)| {
+                for (k, v) in out.iter_mut().enumerate() {
+                    let i = c * engine::CHUNK + k;
+                    let mut s = 0.0;
+                    match x.as_slice() {
+                        Some(all) => {
+                            for (a, b) in all[i * p..(i + 1) * p].iter().zip(beta) {
+                                s += a * b;
+                            }
+                        }
+                        None => {
+                            for (a, b) in x.row(i).iter().zip(beta) {
+                                s += a * b;
+                            }
+                        }
+                    }
+                    *v = s - off;
+                }
+            });
+        lp
     }
 
     fn unsort<T: Copy + Default>(&self, sorted: &[T]) -> Vec<T> {
@@ -790,9 +796,10 @@ impl<'a> CoxModel<'a> {
         let lp = self.linear_predictors();
         let risk: Vec<f64> = self.prep.order.iter().map(|&i| lp[i].exp()).collect();
         let mut xc = vec![0.0; self.prep.n * p];
+        let xs = self.prep.xs();
         for r in 0..self.prep.n {
             for j in 0..p {
-                xc[r * p + j] = self.prep.x[r * p + j] / self.prep.scale[j];
+                xc[r * p + j] = xs[r * p + j] / self.prep.scale[j];
             }
         }
         (risk, xc, xcenter)

@@ -41,8 +41,8 @@ pub struct CoxZph {
 }
 
 /// The fitted model as the PH test needs it.
-pub(crate) struct ZphInput<'a> {
-    pub prep: &'a Prepared,
+pub(crate) struct ZphInput<'a, 'd> {
+    pub prep: &'a Prepared<'d>,
     pub beta_scaled: &'a [f64],
     pub coef: &'a [f64],
     pub ties: Ties,
@@ -105,7 +105,10 @@ fn average_ranks(prep: &Prepared) -> Vec<f64> {
         .collect()
 }
 
-pub(crate) fn cox_zph(inp: &ZphInput<'_>, transform: ZphTransform) -> Result<CoxZph, ModelError> {
+pub(crate) fn cox_zph(
+    inp: &ZphInput<'_, '_>,
+    transform: ZphTransform,
+) -> Result<CoxZph, ModelError> {
     let prep = inp.prep;
     let (n, p) = (prep.n, prep.p);
     let st = RiskState::new(prep, inp.beta_scaled, inp.ties);
@@ -274,7 +277,8 @@ pub(crate) fn cox_zph(inp: &ZphInput<'_>, transform: ZphTransform) -> Result<Cox
     });
     let nterm = inp.terms.len();
     // used[s][j]: events in stratum s if covariate j varies there, else 0.
-    let raw_x = |r: usize, j: usize| prep.x[r * p + j];
+    let xs = prep.xs();
+    let raw_x = |r: usize, j: usize| xs[r * p + j];
     let mut used: Vec<Vec<f64>> = Vec::new();
     for s in &prep.strata {
         let nd = s.rows.clone().filter(|&r| prep.event[r]).count() as f64;
