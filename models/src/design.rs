@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn parses_specs() {
-        let s = parse_spec("age, sex:cat ,community:cat=FWB").unwrap();
+        let s = parse_spec("age, sex:cat ,community:cat=FWB").expect("valid test input");
         assert_eq!(
             s[0],
             TermSpec {
@@ -459,8 +459,8 @@ mod tests {
                 labels(&[Some("VL"), Some("FWB"), None, Some("FWB"), Some("BXL")]),
             ),
         ];
-        let spec = parse_spec("age,community:cat").unwrap();
-        let d = DesignMatrix::build(&spec, &cols).unwrap();
+        let spec = parse_spec("age,community:cat").expect("valid test input");
+        let d = DesignMatrix::build(&spec, &cols).expect("valid test input");
         assert_eq!(d.kept_rows, vec![0, 3, 4]);
         assert_eq!(d.n_dropped, 2);
         assert_eq!(d.column_names, vec!["age", "community=FWB", "community=VL"]);
@@ -468,8 +468,8 @@ mod tests {
         assert_eq!(d.x.row(1).to_vec(), vec![50.0, 1.0, 0.0]);
         assert_eq!(d.x.row(2).to_vec(), vec![60.0, 0.0, 0.0]);
 
-        let spec = parse_spec("age,community:cat=VL").unwrap();
-        let d = DesignMatrix::build(&spec, &cols).unwrap();
+        let spec = parse_spec("age,community:cat=VL").expect("valid test input");
+        let d = DesignMatrix::build(&spec, &cols).expect("valid test input");
         assert_eq!(
             d.column_names,
             vec!["age", "community=BXL", "community=FWB"]
@@ -479,9 +479,15 @@ mod tests {
                 ("age", ProfileValue::Numeric(1.0)),
                 ("community", ProfileValue::Level("FWB".into())),
             ])
-            .unwrap();
+            .expect("valid test input");
         assert_eq!(row, vec![1.0, 0.0, 1.0]);
-        assert!(DesignMatrix::build(&parse_spec("community:cat=XX").unwrap(), &cols).is_err());
+        assert!(
+            DesignMatrix::build(
+                &parse_spec("community:cat=XX").expect("valid test input"),
+                &cols
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -490,7 +496,8 @@ mod tests {
             "grade",
             CovariateColumn::Numeric(vec![10.0, 9.0, 2.0, 10.0]),
         )];
-        let d = DesignMatrix::build(&parse_spec("grade:cat").unwrap(), &cols).unwrap();
+        let d = DesignMatrix::build(&parse_spec("grade:cat").expect("valid test input"), &cols)
+            .expect("valid test input");
         assert_eq!(d.column_names, vec!["grade=9", "grade=10"]);
     }
 
@@ -498,12 +505,15 @@ mod tests {
     fn other_missing_rows_are_dropped() {
         let cols = vec![("age", CovariateColumn::Numeric(vec![1.0, 2.0, 3.0]))];
         let d = DesignMatrix::build_with_missing(
-            &parse_spec("age").unwrap(),
+            &parse_spec("age").expect("valid test input"),
             &cols,
             Some(&[false, true, false]),
         )
-        .unwrap();
+        .expect("valid test input");
         assert_eq!(d.kept_rows, vec![0, 2]);
-        assert_eq!(d.select(&[10, 20, 30]).unwrap(), vec![10, 30]);
+        assert_eq!(
+            d.select(&[10, 20, 30]).expect("valid test input"),
+            vec![10, 30]
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::cell::Cell;
 use std::path::PathBuf;
 
 use models::ModelError;
-use models::cox::{CovariateProfile, CoxData, CoxModel, CoxOptions, Ties, ZphTransform};
+use models::cox::{
+    CovariateProfile, CoxData, CoxFit, CoxModel, CoxOptions, Ties, ZphTransform, fit as cox_fit,
+};
 use models::design::{CovariateColumn, DesignMatrix, ProfileValue, parse_spec};
 use models::finegray::{CompetingRisksData, cause_specific, fine_gray, finegray_expand};
 use ndarray::Array2;
@@ -52,7 +54,7 @@ fn strs(v: &Value) -> Vec<String> {
     }
 }
 
-/// Largest relative deviation seen by the current test thread.
+// Largest relative deviation seen by the current test thread.
 thread_local! { static WORST: Cell<(f64, &'static str)> = const { Cell::new((0.0, "")) }; }
 
 fn close_vec(what: &str, got: &[f64], want: &[f64]) {
@@ -213,15 +215,9 @@ impl Case {
 }
 
 /// Compares everything the fixture holds for a Cox case; returns the worst relative deviation.
-fn check_case(name: &str) -> f64 {
-    let c = case(name);
-    let data = c.data();
-    let model = CoxModel::fit(&data, &c.options).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let s = model.summary();
-    let e = &c.fx["expected"];
-    let p = s.coefficients.len();
+/// Compares a fit summary with R's `summary(coxph)` numbers.
+fn check_summary(name: &str, s: &CoxFit, e: &Value) {
     let tag = |what: &str| format!("{name}: {what}");
-
     assert_eq!(
         s.iterations as f64,
         nums(&e["iter"])[0],
@@ -229,11 +225,6 @@ fn check_case(name: &str) -> f64 {
     );
     assert_eq!(s.n as f64, nums(&e["n"])[0], "{name}: n");
     assert_eq!(s.n_events as f64, nums(&e["nevent"])[0], "{name}: events");
-    assert_eq!(
-        c.design.n_dropped as f64,
-        nums(&e["n_dropped"])[0],
-        "{name}: dropped rows"
-    );
     close_vec(
         &tag("coef"),
         &s.coefficients.iter().map(|k| k.coef).collect::<Vec<_>>(),
@@ -347,6 +338,23 @@ fn check_case(name: &str) -> f64 {
         nums(&rc["concordance"])[0],
     );
     close(&tag("concordance se"), conc.std_err, nums(&rc["std"])[0]);
+}
+
+fn check_case(name: &str) -> f64 {
+    let c = case(name);
+    let data = c.data();
+    let model = CoxModel::fit(&data, &c.options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let s = model.summary();
+    let e = &c.fx["expected"];
+    let p = s.coefficients.len();
+    check_summary(name, s, e);
+    assert_eq!(
+        c.design.n_dropped as f64,
+        nums(&e["n_dropped"])[0],
+        "{name}: dropped rows"
+    );
+    let tag = |what: &str| format!("{name}: {what}");
+
     if !e["linear_predictors"].is_null() {
         close_vec(
             &tag("linear predictors"),
@@ -515,4 +523,409 @@ r_fixture! {
     heart_weights_cluster => "heart_weights_cluster",
     sim_ties_efron => "sim_ties_efron",
     sim_ties_strata_breslow => "sim_ties_strata_breslow",
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fine–Gray and cause-specific Cox on mgus2.
+
+#[test]
+fn mgus2_fine_gray_and_cause_specific() {
+    let fx = load("mgus2_finegray");
+    let data = fx["data"].as_object().expect("data");
+    let columns: Vec<(String, CovariateColumn)> =
+        data.iter().map(|(k, v)| (k.clone(), column(v))).collect();
+    let design =
+        DesignMatrix::build(&parse_spec("age,sex:cat").expect("spec"), &columns).expect("design");
+    assert_eq!(design.column_names, vec!["age", "sex=M"]);
+    let time = nums(&data["etime"]);
+    let cause: Vec<u32> = nums(&data["cause"]).iter().map(|&c| c as u32).collect();
+    let cr = CompetingRisksData::new(&time, &cause, design.x.view(), &design.column_names);
+
+    let e = &fx["expected"]["finegray"];
+    let ex = finegray_expand(&time, &cause, 1, None).expect("expansion");
+    let want = &e["expanded"];
+    assert_eq!(
+        ex.row.len() as f64,
+        nums(&want["n_rows"])[0],
+        "expanded rows"
+    );
+    close(
+        "sum of weights",
+        ex.weight.iter().sum(),
+        nums(&want["sum_weights"])[0],
+    );
+    assert_eq!(
+        ex.weight.iter().filter(|&&w| w < 1.0).count() as f64,
+        nums(&want["n_weight_below_one"])[0]
+    );
+    close_vec("head start", &ex.start[..20], &nums(&want["head_start"]));
+    close_vec("head stop", &ex.stop[..20], &nums(&want["head_stop"]));
+    close_vec("head weight", &ex.weight[..20], &nums(&want["head_wt"]));
+
+    let fg = fine_gray(&cr, 1, &CoxOptions::default()).expect("Fine-Gray");
+    assert!(
+        fg.fit.robust,
+        "non-integer weights: R reports the robust variance"
+    );
+    check_summary("mgus2 Fine-Gray", &fg.fit, e);
+    assert_eq!(fg.n_expanded_rows, ex.row.len());
+
+    let cs = cause_specific(&cr, 1, &CoxOptions::default()).expect("cause-specific");
+    check_summary(
+        "mgus2 cause-specific",
+        &cs,
+        &fx["expected"]["cause_specific"],
+    );
+    println!("mgus2: largest relative deviation from R {:.2e}", worst());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where R only warns, the fit refuses with a typed error naming the covariate.
+
+fn fit_columns(data: &Value, spec: &str) -> Result<CoxFit, ModelError> {
+    let obj = data.as_object().expect("data");
+    let columns: Vec<(String, CovariateColumn)> =
+        obj.iter().map(|(k, v)| (k.clone(), column(v))).collect();
+    let design = DesignMatrix::build(&parse_spec(spec).expect("spec"), &columns).expect("design");
+    let time = design.select(&nums(&obj["time"])).expect("time");
+    let event: Vec<bool> = design
+        .select(&nums(&obj["status"]))
+        .expect("status")
+        .iter()
+        .map(|&v| v == 1.0)
+        .collect();
+    cox_fit(
+        &CoxData::from_design(&design, &time, &event),
+        &CoxOptions::default(),
+    )
+}
+
+#[test]
+fn collinear_column_is_named() {
+    let fx = load("errors");
+    let c = &fx["collinear"];
+    assert_eq!(
+        strs(&c["r_na"]),
+        vec!["age_months".to_string()],
+        "R drops age_months"
+    );
+    match fit_columns(&c["data"], c["spec"].as_str().expect("spec")) {
+        Err(ModelError::Collinear { covariate }) => assert_eq!(covariate, "age_months"),
+        other => panic!("expected Collinear, got {other:?}"),
+    }
+}
+
+#[test]
+fn separated_covariate_is_named() {
+    let fx = load("errors");
+    let c = &fx["separation"];
+    let warning = c["r_warning"].as_str().expect("R warned");
+    assert!(
+        warning.contains("Loglik converged before variable  2"),
+        "{warning}"
+    );
+    match fit_columns(&c["data"], c["spec"].as_str().expect("spec")) {
+        Err(ModelError::MonotoneLikelihood { covariate }) => assert_eq!(covariate, "x"),
+        other => panic!("expected MonotoneLikelihood, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_inputs_are_refused() {
+    let names = vec!["x".to_string()];
+    let x = Array2::from_shape_vec((3, 1), vec![1.0, 2.0, 3.0]).expect("shape");
+    let t = [1.0, 2.0, 3.0];
+    let none = [false, false, false];
+    assert!(matches!(
+        cox_fit(
+            &CoxData::new(&t, &none, x.view(), &names),
+            &CoxOptions::default()
+        ),
+        Err(ModelError::Unsupported(_))
+    ));
+    let ev = [true, false, true];
+    let bad_t = [1.0, f64::NAN, 3.0];
+    assert!(matches!(
+        cox_fit(
+            &CoxData::new(&bad_t, &ev, x.view(), &names),
+            &CoxOptions::default()
+        ),
+        Err(ModelError::InvalidValue { row: 1, .. })
+    ));
+    let w = [1.0, 0.0, 1.0];
+    assert!(matches!(
+        cox_fit(
+            &CoxData::new(&t, &ev, x.view(), &names).with_weights(&w),
+            &CoxOptions::default()
+        ),
+        Err(ModelError::InvalidValue { row: 1, .. })
+    ));
+    let start = [0.0, 2.0, 0.0];
+    assert!(matches!(
+        cox_fit(
+            &CoxData::new(&t, &ev, x.view(), &names).with_start(&start),
+            &CoxOptions::default()
+        ),
+        Err(ModelError::InvalidValue { row: 1, .. })
+    ));
+    assert!(matches!(
+        cox_fit(
+            &CoxData::new(&t[..2], &ev, x.view(), &names),
+            &CoxOptions::default()
+        ),
+        Err(ModelError::LengthMismatch { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties: row order, a common rescaling of time, weight 2 = two identical rows.
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Small data sets with tied integer times, two covariates, ~70% events.
+    fn dataset() -> impl Strategy<Value = (Vec<f64>, Vec<bool>, Vec<f64>, Vec<f64>)> {
+        (20usize..60).prop_flat_map(|n| {
+            (
+                prop::collection::vec(1u32..15, n),
+                prop::collection::vec(prop::bool::weighted(0.7), n),
+                prop::collection::vec(-2.0f64..2.0, n),
+                prop::collection::vec(0u8..2, n),
+            )
+                .prop_map(|(t, e, x1, x2)| {
+                    (
+                        t.into_iter().map(f64::from).collect(),
+                        e,
+                        x1,
+                        x2.into_iter().map(f64::from).collect(),
+                    )
+                })
+        })
+    }
+
+    fn fit(
+        time: &[f64],
+        event: &[bool],
+        x1: &[f64],
+        x2: &[f64],
+        w: Option<&[f64]>,
+        ties: Ties,
+    ) -> Result<CoxFit, ModelError> {
+        let names = vec!["x1".to_string(), "x2".to_string()];
+        let n = time.len();
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| if j == 0 { x1[i] } else { x2[i] });
+        let mut d = CoxData::new(time, event, x.view(), &names);
+        d.weights = w;
+        cox_fit(
+            &d,
+            &CoxOptions {
+                ties,
+                ..CoxOptions::default()
+            },
+        )
+    }
+
+    fn same(
+        a: &Result<CoxFit, ModelError>,
+        b: &Result<CoxFit, ModelError>,
+        tol: f64,
+    ) -> Result<(), TestCaseError> {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                for (x, y) in a.coefficients.iter().zip(&b.coefficients) {
+                    prop_assert!(
+                        (x.coef - y.coef).abs() <= tol * (1.0 + y.coef.abs()),
+                        "coef {} vs {}",
+                        x.coef,
+                        y.coef
+                    );
+                    prop_assert!((x.se - y.se).abs() <= tol * y.se, "se {} vs {}", x.se, y.se);
+                }
+                prop_assert!((a.loglik - b.loglik).abs() <= tol * b.loglik.abs());
+                prop_assert!(
+                    (a.score.statistic - b.score.statistic).abs()
+                        <= tol * (1.0 + b.score.statistic)
+                );
+                Ok(())
+            }
+            (Err(x), Err(y)) => {
+                prop_assert_eq!(std::mem::discriminant(x), std::mem::discriminant(y));
+                Ok(())
+            }
+            _ => Err(TestCaseError::fail(format!(
+                "one fit failed: {a:?} / {b:?}"
+            ))),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn row_order_does_not_matter((t, e, x1, x2) in dataset(), seed in any::<u64>(), efron in any::<bool>()) {
+            let ties = if efron { Ties::Efron } else { Ties::Breslow };
+            let n = t.len();
+            let mut perm: Vec<usize> = (0..n).collect();
+            let mut s = seed;
+            for i in (1..n).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                perm.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let pick = |v: &[f64]| perm.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            let pe: Vec<bool> = perm.iter().map(|&i| e[i]).collect();
+            let a = fit(&t, &e, &x1, &x2, None, ties);
+            let b = fit(&pick(&t), &pe, &pick(&x1), &pick(&x2), None, ties);
+            same(&a, &b, 1e-9)?;
+        }
+
+        #[test]
+        fn rescaling_time_does_not_matter((t, e, x1, x2) in dataset(), factor in prop::sample::select(vec![0.001, 0.5, 7.0, 365.25])) {
+            let scaled: Vec<f64> = t.iter().map(|v| v * factor).collect();
+            same(&fit(&t, &e, &x1, &x2, None, Ties::Efron), &fit(&scaled, &e, &x1, &x2, None, Ties::Efron), 1e-9)?;
+        }
+
+        /// With Breslow ties. (Efron's approximation counts tied deaths, not their weights, in R
+        /// as here: a doubled death is one death of weight 2, not two tied deaths; checked in R:
+        /// `coxph(..., weights = w)` and the duplicated rows differ under Efron, agree under
+        /// Breslow.)
+        #[test]
+        fn weight_two_equals_two_rows((t, e, x1, x2) in dataset(), doubled in prop::collection::vec(any::<bool>(), 60)) {
+            let ties = Ties::Breslow;
+            let n = t.len();
+            let w: Vec<f64> = (0..n).map(|i| if doubled[i] { 2.0 } else { 1.0 }).collect();
+            let mut rows: Vec<usize> = (0..n).collect();
+            rows.extend((0..n).filter(|&i| doubled[i]));
+            let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            let pe: Vec<bool> = rows.iter().map(|&i| e[i]).collect();
+            let a = fit(&t, &e, &x1, &x2, Some(&w), ties);
+            let b = fit(&pick(&t), &pe, &pick(&x1), &pick(&x2), None, ties);
+            same(&a, &b, 1e-9)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulation: Weibull proportional hazards with known β; the fit recovers β within 3 SE.
+
+#[test]
+fn recovers_weibull_proportional_hazards() {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::StandardNormal;
+
+    let beta = [0.5, -0.7, 0.3];
+    let (lambda, nu) = (0.01, 1.5);
+    let n = 4000;
+    let mut rng = ChaCha8Rng::seed_from_u64(20_261_129);
+    let mut x = Array2::<f64>::zeros((n, 3));
+    let mut time = Vec::with_capacity(n);
+    let mut event = Vec::with_capacity(n);
+    for i in 0..n {
+        let z: f64 = rng.sample(StandardNormal);
+        let z3: f64 = rng.sample(StandardNormal);
+        let row = [z, f64::from(u8::from(rng.random_bool(0.5))), z3];
+        let lp: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
+        for j in 0..3 {
+            x[[i, j]] = row[j];
+        }
+        let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+        let t = (-u.ln() / (lambda * lp.exp())).powf(1.0 / nu);
+        let c: f64 = rng.random_range(0.0..40.0);
+        time.push(t.min(c));
+        event.push(t <= c);
+    }
+    let names = vec!["x1".to_string(), "x2".to_string(), "x3".to_string()];
+    let fit = cox_fit(
+        &CoxData::new(&time, &event, x.view(), &names),
+        &CoxOptions::default(),
+    )
+    .expect("fit");
+    for (k, b) in fit.coefficients.iter().zip(&beta) {
+        assert!(
+            (k.coef - b).abs() < 3.0 * k.se,
+            "{}: {} vs true {} (se {})",
+            k.name,
+            k.coef,
+            b,
+            k.se
+        );
+    }
+    // The same with Breslow ties and a time-varying split of every row at its midpoint, which
+    // must not change the fit ((start, stop] data).
+    let n2 = 2 * n;
+    let mut start = Vec::with_capacity(n2);
+    let mut stop = Vec::with_capacity(n2);
+    let mut ev2 = Vec::with_capacity(n2);
+    let mut x2 = Array2::<f64>::zeros((n2, 3));
+    for i in 0..n {
+        let mid = time[i] / 2.0;
+        for (k, (a, b, e)) in [(0.0, mid, false), (mid, time[i], event[i])]
+            .into_iter()
+            .enumerate()
+        {
+            start.push(a);
+            stop.push(b);
+            ev2.push(e);
+            x2.row_mut(2 * i + k).assign(&x.row(i));
+        }
+    }
+    let opts = CoxOptions {
+        ties: Ties::Breslow,
+        ..CoxOptions::default()
+    };
+    let a = cox_fit(&CoxData::new(&time, &event, x.view(), &names), &opts).expect("fit");
+    let b = cox_fit(
+        &CoxData::new(&stop, &ev2, x2.view(), &names).with_start(&start),
+        &opts,
+    )
+    .expect("fit");
+    for (p, q) in a.coefficients.iter().zip(&b.coefficients) {
+        assert!(
+            (p.coef - q.coef).abs() < 1e-8 * (1.0 + p.coef.abs()),
+            "{} vs {}",
+            p.coef,
+            q.coef
+        );
+        assert!((p.se - q.se).abs() < 1e-8 * p.se);
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    // Large enough for several parts and chunks: right-censored (input-order path) and the same
+    // rows as (start, stop] data (sorted path), with strata.
+    let n = 150_000;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let x = Array2::from_shape_fn((n, 3), |_| rng.random_range(-1.0..1.0));
+    let time: Vec<f64> = (0..n)
+        .map(|_| f64::from(rng.random_range(1u32..400)))
+        .collect();
+    let event: Vec<bool> = (0..n).map(|_| rng.random_bool(0.6)).collect();
+    let start: Vec<f64> = time.iter().map(|t| t / 3.0).collect();
+    let strata: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+    let names = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let right = CoxData::new(&time, &event, x.view(), &names);
+    let counting = CoxData::new(&time, &event, x.view(), &names)
+        .with_start(&start)
+        .with_strata(&strata);
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .expect("pool");
+    for data in [right, counting] {
+        let a = one
+            .install(|| cox_fit(&data, &CoxOptions::default()))
+            .expect("fit");
+        let b = three
+            .install(|| cox_fit(&data, &CoxOptions::default()))
+            .expect("fit");
+        assert_eq!(a, b, "bit-identical across thread counts");
+    }
 }

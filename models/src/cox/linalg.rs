@@ -175,7 +175,7 @@ mod tests {
                 assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12);
             }
         }
-        let x = solve_general(&m, 3, &[1.0, 2.0, 3.0]).unwrap();
+        let x = solve_general(&m, 3, &[1.0, 2.0, 3.0]).expect("valid test input");
         let mut y = [1.0, 2.0, 3.0];
         l.solve(&mut y);
         for k in 0..3 {
