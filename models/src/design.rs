@@ -362,6 +362,48 @@ impl DesignMatrix {
     }
 }
 
+/// Integer codes of a grouping column (strata, clusters): levels in the same sorted order as
+/// categorical covariates (numeric order for numbers, byte order for text); `None` for a missing
+/// value. Returns the codes and the level of each code.
+pub fn level_codes(column: &CovariateColumn) -> (Vec<Option<u32>>, Vec<String>) {
+    let rows: Vec<usize> = (0..column.len())
+        .filter(|&i| !column.is_missing(i))
+        .collect();
+    let levels = match column {
+        CovariateColumn::Numeric(v) => {
+            let mut values: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            values
+                .into_iter()
+                .map(format_number_level)
+                .collect::<Vec<String>>()
+        }
+        CovariateColumn::Categorical(v) => rows
+            .iter()
+            .filter_map(|&i| v[i].clone())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect(),
+    };
+    let labels = categorical_labels(column, &(0..column.len()).collect::<Vec<usize>>());
+    let index: std::collections::HashMap<&str, u32> = levels
+        .iter()
+        .enumerate()
+        .map(|(k, l)| (l.as_str(), k as u32))
+        .collect();
+    let codes = (0..column.len())
+        .map(|i| {
+            if column.is_missing(i) {
+                None
+            } else {
+                index.get(labels[i].as_str()).copied()
+            }
+        })
+        .collect();
+    (codes, levels)
+}
+
 /// A numeric level as R's `as.character` writes it for ordinary values (`1`, `0.5`).
 fn format_number_level(v: f64) -> String {
     format!("{v}")
@@ -499,6 +541,16 @@ mod tests {
         let d = DesignMatrix::build(&parse_spec("grade:cat").expect("valid test input"), &cols)
             .expect("valid test input");
         assert_eq!(d.column_names, vec!["grade=9", "grade=10"]);
+    }
+
+    #[test]
+    fn grouping_codes() {
+        let (codes, levels) = level_codes(&labels(&[Some("b"), None, Some("a"), Some("b")]));
+        assert_eq!(levels, vec!["a", "b"]);
+        assert_eq!(codes, vec![Some(1), None, Some(0), Some(1)]);
+        let (codes, levels) = level_codes(&CovariateColumn::Numeric(vec![10.0, 9.0, f64::NAN]));
+        assert_eq!(levels, vec!["9", "10"]);
+        assert_eq!(codes, vec![Some(1), Some(0), None]);
     }
 
     #[test]

@@ -42,6 +42,23 @@ impl<'a> CompetingRisksData<'a> {
             weights: None,
         }
     }
+
+    /// Data whose covariates, names and terms come from a design matrix (times and causes
+    /// already restricted to the design's kept rows).
+    pub fn from_design(
+        design: &'a crate::design::DesignMatrix,
+        time: &'a [f64],
+        cause: &'a [u32],
+    ) -> Self {
+        let mut d = CompetingRisksData::new(time, cause, design.x.view(), &design.column_names);
+        d.terms = Some(&design.terms);
+        d
+    }
+
+    pub fn with_weights(mut self, weights: &'a [f64]) -> Self {
+        self.weights = Some(weights);
+        self
+    }
 }
 
 /// The Fine–Gray expanded data (R's `finegray()` output columns).

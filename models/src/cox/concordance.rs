@@ -81,7 +81,12 @@ struct Item {
 
 /// Concordance of the linear predictor `lp` (input order) with survival, reversed as for a Cox
 /// model, on the fit's sorted data; `cluster` (input order) collapses the influence terms.
-pub(crate) fn concordance(prep: &Prepared, lp: &[f64], cluster: Option<&[u64]>) -> Concordance {
+/// `None` when no pair is comparable.
+pub(crate) fn concordance(
+    prep: &Prepared,
+    lp: &[f64],
+    cluster: Option<&[u64]>,
+) -> Option<Concordance> {
     let mut count = [0.0_f64; 5];
     // Per observation (in score order within strata): weight, sorted row, influence.
     let mut per_row: Vec<(f64, u32, [f64; 3])> = Vec::with_capacity(prep.n);
@@ -138,6 +143,9 @@ pub(crate) fn concordance(prep: &Prepared, lp: &[f64], cluster: Option<&[u64]>) 
     count[3] -= count[4];
 
     let npair = count[0] + count[1] + count[2];
+    if npair <= 0.0 {
+        return None;
+    }
     let somer = (count[0] - count[1]) / npair;
     let dfbeta = |(w, _, im): &(f64, u32, [f64; 3])| {
         w * ((im[0] - im[1]) / npair - (somer / npair) * (im[0] + im[1] + im[2]))
@@ -171,7 +179,7 @@ pub(crate) fn concordance(prep: &Prepared, lp: &[f64], cluster: Option<&[u64]>) 
             total / 4.0
         }
     };
-    Concordance {
+    Some(Concordance {
         concordance: 1.0 - (somer + 1.0) / 2.0,
         std_err: var.sqrt(),
         concordant: count[1],
@@ -179,7 +187,7 @@ pub(crate) fn concordance(prep: &Prepared, lp: &[f64], cluster: Option<&[u64]>) 
         tied_risk: count[2],
         tied_time: count[3],
         tied_risk_and_time: count[4],
-    }
+    })
 }
 
 /// Each death against the others at risk at its time (deaths at the same time excluded): weight

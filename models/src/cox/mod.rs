@@ -260,6 +260,7 @@ pub struct CoxFit {
     /// R's `rsq`: 1 − exp(−LR/n), and its maximum 1 − exp(2 ℓ₀/n).
     pub r_squared: f64,
     pub max_r_squared: f64,
+    /// Harrell's concordance (`None` when not requested or when no pair is comparable).
     pub concordance: Option<Concordance>,
     pub conf_level: f64,
 }
@@ -581,8 +582,7 @@ impl<'a> CoxModel<'a> {
             .collect();
         if options.concordance {
             let lp = model.linear_predictors();
-            model.summary.concordance =
-                Some(concordance::concordance(&model.prep, &lp, data.cluster));
+            model.summary.concordance = concordance::concordance(&model.prep, &lp, data.cluster);
         }
         Ok(model)
     }
