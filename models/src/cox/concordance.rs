@@ -88,8 +88,11 @@ pub(crate) fn concordance(
     cluster: Option<&[u64]>,
 ) -> Option<Concordance> {
     let mut count = [0.0_f64; 5];
-    // Per observation (in score order within strata): weight, sorted row, influence.
-    let mut per_row: Vec<(f64, u32, [f64; 3])> = Vec::with_capacity(prep.n);
+    // Per observation (score order within strata), for clustered variances: weight, sorted row,
+    // influence. Without clusters the variance needs only three sums per observation kind.
+    let mut per_row: Vec<(f64, u32, [f64; 3])> = Vec::new();
+    // Σ w² a², Σ w² a b, Σ w² b² with a = I0 − I1, b = I0 + I1 + I2 (fixed chunks, in order).
+    let mut moments = [0.0_f64; 3];
     for st in &prep.strata {
         if !prep.event[st.rows.clone()].iter().any(|&e| e) {
             continue;
@@ -116,29 +119,44 @@ pub(crate) fn concordance(
             .collect();
         // By increasing score (ties in sorted-row order).
         items.par_sort_unstable_by_key(|it| (it.score, it.row));
-        let mut blocks = Vec::new();
-        let mut a = 0;
-        while a < items.len() {
-            let mut b = a;
-            while b < items.len() && items[b].score == items[a].score {
-                b += 1;
-            }
-            blocks.push(a..b);
-            a = b;
-        }
         let ((ca, ia), ib) = rayon::join(
-            || deaths_against_risk_set(&items, &blocks, k),
-            || at_risk_against_deaths(&items, &blocks, k),
+            || deaths_against_risk_set(&items, k),
+            || at_risk_against_deaths(&items, k),
         );
         for c in 0..5 {
             count[c] += ca[c];
         }
-        per_row.extend(
-            items
-                .iter()
-                .zip(ia.iter().zip(&ib))
-                .map(|(it, (x, y))| (it.w, it.row, [x[0] + y[0], x[1] + y[1], x[2] + y[2]])),
-        );
+        if cluster.is_some() {
+            per_row.extend(
+                items
+                    .iter()
+                    .zip(ia.iter().zip(&ib))
+                    .map(|(it, (x, y))| (it.w, it.row, [x[0] + y[0], x[1] + y[1], x[2] + y[2]])),
+            );
+        } else {
+            let parts: Vec<[f64; 3]> = items
+                .par_chunks(super::engine::CHUNK)
+                .zip(ia.par_chunks(super::engine::CHUNK))
+                .zip(ib.par_chunks(super::engine::CHUNK))
+                .map(|((it, x), y)| {
+                    let mut m = [0.0; 3];
+                    for ((it, x), y) in it.iter().zip(x).zip(y) {
+                        let i = [x[0] + y[0], x[1] + y[1], x[2] + y[2]];
+                        let (a, b) = (i[0] - i[1], i[0] + i[1] + i[2]);
+                        let w2 = it.w * it.w;
+                        m[0] += w2 * a * a;
+                        m[1] += w2 * a * b;
+                        m[2] += w2 * b * b;
+                    }
+                    m
+                })
+                .collect();
+            for m in parts {
+                for c in 0..3 {
+                    moments[c] += m[c];
+                }
+            }
+        }
     }
     count[3] -= count[4];
 
@@ -147,19 +165,16 @@ pub(crate) fn concordance(
         return None;
     }
     let somer = (count[0] - count[1]) / npair;
-    let dfbeta = |(w, _, im): &(f64, u32, [f64; 3])| {
-        w * ((im[0] - im[1]) / npair - (somer / npair) * (im[0] + im[1] + im[2]))
-    };
     let var = match cluster {
         None => {
-            // Fixed chunks, summed in order: the same result whatever the thread count.
-            let parts: Vec<f64> = per_row
-                .par_chunks(super::engine::CHUNK)
-                .map(|c| c.iter().map(|v| dfbeta(v).powi(2)).sum::<f64>())
-                .collect();
-            parts.iter().sum::<f64>() / 4.0
+            // Σ dfbeta² with dfbeta = w (a − somer b) / npair.
+            let ss = moments[0] - 2.0 * somer * moments[1] + somer * somer * moments[2];
+            ss.max(0.0) / (npair * npair) / 4.0
         }
         Some(cl) => {
+            let dfbeta = |(w, _, im): &(f64, u32, [f64; 3])| {
+                w * ((im[0] - im[1]) / npair - (somer / npair) * (im[0] + im[1] + im[2]))
+            };
             let mut by: Vec<(u64, f64)> = per_row
                 .iter()
                 .map(|v| (cl[prep.order[v.1 as usize]], dfbeta(v)))
@@ -194,11 +209,7 @@ pub(crate) fn concordance(
 /// with a higher / lower / equal score; the pair counts (with the time ties) and the deaths'
 /// own share of the influence. Rows enter a tree over event slots by increasing score, each as
 /// +w on its run [lo, hi).
-fn deaths_against_risk_set(
-    items: &[Item],
-    blocks: &[std::ops::Range<usize>],
-    k: usize,
-) -> ([f64; 5], Vec<[f64; 3]>) {
+fn deaths_against_risk_set(items: &[Item], k: usize) -> ([f64; 5], Vec<[f64; 3]>) {
     let mut infl = vec![[0.0_f64; 3]; items.len()];
     let mut count = [0.0_f64; 5];
     // Total weight at risk at each slot.
@@ -217,7 +228,12 @@ fn deaths_against_risk_set(
     }
     let mut tree = Fenwick::new(k + 1);
     let mut own: Vec<(u32, f64)> = Vec::new();
-    for blk in blocks {
+    // The sentinel slot (k - 1) is never queried: runs ending there need no closing update.
+    let sentinel = (k - 1) as u32;
+    let mut start = 0;
+    while start < items.len() {
+        let blk = start..block_end(items, start);
+        start = blk.end;
         for m in blk.clone() {
             let it = items[m];
             if it.own != u32::MAX {
@@ -227,7 +243,9 @@ fn deaths_against_risk_set(
         for it in &items[blk.clone()] {
             if it.lo < it.hi {
                 tree.add(it.lo as usize, it.w);
-                tree.add(it.hi as usize, -it.w);
+                if it.hi != sentinel {
+                    tree.add(it.hi as usize, -it.w);
+                }
             }
         }
         own.clear();
@@ -276,11 +294,7 @@ fn deaths_against_risk_set(
 
 /// Each observation as the at-risk member of pairs: the deaths during its run [lo, hi) with a
 /// lower / higher / equal score. Deaths enter a tree over event slots by increasing score.
-fn at_risk_against_deaths(
-    items: &[Item],
-    blocks: &[std::ops::Range<usize>],
-    k: usize,
-) -> Vec<[f64; 3]> {
+fn at_risk_against_deaths(items: &[Item], k: usize) -> Vec<[f64; 3]> {
     let mut infl = vec![[0.0_f64; 3]; items.len()];
     let mut dcum = vec![0.0; k + 1];
     for it in items {
@@ -292,28 +306,53 @@ fn at_risk_against_deaths(
         dcum[s + 1] += dcum[s];
     }
     let mut tree = Fenwick::new(k);
-    let range = |t: &Fenwick, it: &Item| t.prefix(it.hi as usize) - t.prefix(it.lo as usize);
-    for blk in blocks {
+    // Deaths sit below the sentinel slot, so a run ending there covers every death added so far.
+    let sentinel = (k - 1) as u32;
+    let mut added = 0.0;
+    let range = |t: &Fenwick, added: f64, it: &Item| {
+        let upper = if it.hi == sentinel {
+            added
+        } else {
+            t.prefix(it.hi as usize)
+        };
+        upper - t.prefix(it.lo as usize)
+    };
+    let mut start = 0;
+    while start < items.len() {
+        let blk = start..block_end(items, start);
+        start = blk.end;
         for m in blk.clone() {
             let it = items[m];
             if it.lo < it.hi {
-                infl[m][0] = range(&tree, &it);
+                infl[m][0] = range(&tree, added, &it);
             }
         }
         for it in &items[blk.clone()] {
             if it.own != u32::MAX {
                 tree.add(it.own as usize, it.w);
+                added += it.w;
             }
         }
-        for m in blk.clone() {
+        for m in blk {
             let it = items[m];
             if it.lo < it.hi {
                 let lt = infl[m][0];
-                let le = range(&tree, &it);
+                let le = range(&tree, added, &it);
                 let total = dcum[it.hi as usize] - dcum[it.lo as usize];
                 infl[m] = [lt, total - le, le - lt];
             }
         }
     }
     infl
+}
+
+/// End of the run of equal scores starting at `start`.
+#[inline]
+fn block_end(items: &[Item], start: usize) -> usize {
+    let s = items[start].score;
+    let mut e = start + 1;
+    while e < items.len() && items[e].score == s {
+        e += 1;
+    }
+    e
 }

@@ -384,13 +384,28 @@ fn validate(data: &CoxData<'_>) -> Result<(), ModelError> {
             });
         }
     }
-    for (i, row) in data.x.rows().into_iter().enumerate() {
-        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::InvalidValue {
-                row: i,
-                message: format!("covariate `{}` is not finite", data.covariate_names[j]),
-            });
-        }
+    let p = data.x.ncols();
+    let bad_row = match data.x.as_slice() {
+        Some(all) => all
+            .par_chunks(p)
+            .position_first(|row| row.iter().any(|v| !v.is_finite())),
+        None => data
+            .x
+            .rows()
+            .into_iter()
+            .position(|row| row.iter().any(|v| !v.is_finite())),
+    };
+    if let Some(i) = bad_row {
+        let j = data
+            .x
+            .row(i)
+            .iter()
+            .position(|v| !v.is_finite())
+            .unwrap_or(0);
+        return Err(ModelError::InvalidValue {
+            row: i,
+            message: format!("covariate `{}` is not finite", data.covariate_names[j]),
+        });
     }
     if !data.event.iter().any(|&e| e) {
         return Err(ModelError::Unsupported(
