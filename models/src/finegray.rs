@@ -55,6 +55,7 @@ impl<'a> CompetingRisksData<'a> {
         d
     }
 
+    /// Case weights (> 0).
     pub fn with_weights(mut self, weights: &'a [f64]) -> Self {
         self.weights = Some(weights);
         self

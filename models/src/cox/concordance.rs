@@ -234,6 +234,7 @@ fn deaths_against_risk_set(items: &[Item], k: usize) -> ([f64; 5], Vec<[f64; 3]>
     while start < items.len() {
         let blk = start..block_end(items, start);
         start = blk.end;
+        let single = blk.len() == 1;
         for m in blk.clone() {
             let it = items[m];
             if it.own != u32::MAX {
@@ -255,8 +256,9 @@ fn deaths_against_risk_set(items: &[Item], k: usize) -> ([f64; 5], Vec<[f64; 3]>
                 continue;
             }
             let s = it.own as usize;
-            let le = tree.prefix(s + 1);
             let lt = infl[m][1];
+            // A death's own run starts after its slot: alone in its block, it adds nothing at s.
+            let le = if single { lt } else { tree.prefix(s + 1) };
             let eq = le - lt;
             let gt = at_risk[s] - le;
             infl[m] = [gt, lt, eq];
@@ -321,6 +323,7 @@ fn at_risk_against_deaths(items: &[Item], k: usize) -> Vec<[f64; 3]> {
     while start < items.len() {
         let blk = start..block_end(items, start);
         start = blk.end;
+        let single = blk.len() == 1;
         for m in blk.clone() {
             let it = items[m];
             if it.lo < it.hi {
@@ -337,7 +340,8 @@ fn at_risk_against_deaths(items: &[Item], k: usize) -> Vec<[f64; 3]> {
             let it = items[m];
             if it.lo < it.hi {
                 let lt = infl[m][0];
-                let le = range(&tree, added, &it);
+                // Its own death (if any) lies before its run: alone in its block, nothing changed.
+                let le = if single { lt } else { range(&tree, added, &it) };
                 let total = dcum[it.hi as usize] - dcum[it.lo as usize];
                 infl[m] = [lt, total - le, le - lt];
             }

@@ -129,21 +129,25 @@ impl<'a> CoxData<'a> {
         self
     }
 
+    /// Stratum codes: a separate baseline hazard per code.
     pub fn with_strata(mut self, strata: &'a [u32]) -> Self {
         self.strata = Some(strata);
         self
     }
 
+    /// Case weights (> 0).
     pub fn with_weights(mut self, weights: &'a [f64]) -> Self {
         self.weights = Some(weights);
         self
     }
 
+    /// Cluster identifiers: the robust variance sums the score residuals per cluster.
     pub fn with_cluster(mut self, cluster: &'a [u64]) -> Self {
         self.cluster = Some(cluster);
         self
     }
 
+    /// Terms (column groups) for the per-term PH test.
     pub fn with_terms(mut self, terms: &'a [DesignTerm]) -> Self {
         self.terms = Some(terms);
         self
