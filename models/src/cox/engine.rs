@@ -319,6 +319,53 @@ fn scaled_copy<const P: usize>(
     deaths
 }
 
+/// Centre (weighted mean) and scale (1 / weighted mean absolute deviation) of each column,
+/// except columns with values in {-1, 0, 1}, as R's coxph (nocenter) does; also which columns
+/// those are and the plain column means. Two passes over the rows in input order, in fixed
+/// chunks.
+#[allow(clippy::type_complexity)]
+fn column_scaling(raw: &RawData<'_>) -> (Vec<f64>, Vec<f64>, Vec<bool>, Vec<f64>) {
+    let n = raw.stop.len();
+    let p = raw.x.ncols();
+    let n_chunks = n.div_ceil(CHUNK);
+    let chunk_rows = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
+    let parts: Vec<(Vec<f64>, Vec<f64>, Vec<bool>)> = (0..n_chunks)
+        .into_par_iter()
+        .map(|c| with_const_p!(p, column_sums(p, raw, chunk_rows(c))))
+        .collect();
+    let wsum: f64 = match raw.weights {
+        Some(w) => w.iter().sum(),
+        None => n as f64,
+    };
+    let mut center = vec![0.0; p];
+    let mut col_means = vec![0.0; p];
+    let mut nocenter = vec![true; p];
+    for (acc, plain, unit) in &parts {
+        for j in 0..p {
+            center[j] += acc[j];
+            col_means[j] += plain[j];
+            nocenter[j] &= unit[j];
+        }
+    }
+    for j in 0..p {
+        center[j] = if nocenter[j] { 0.0 } else { center[j] / wsum };
+        col_means[j] /= n as f64;
+    }
+    let mads: Vec<Vec<f64>> = (0..n_chunks)
+        .into_par_iter()
+        .map(|c| with_const_p!(p, abs_deviations(p, raw, chunk_rows(c), &center)))
+        .collect();
+    let mut scale = vec![1.0; p];
+    for j in 0..p {
+        let mad: f64 = mads.iter().map(|m| m[j]).sum();
+        if !nocenter[j] && mad > 0.0 {
+            scale[j] = wsum / mad;
+        }
+    }
+
+    (center, scale, nocenter, col_means)
+}
+
 /// Memory budget (in f64) of the per-part slot sums of the input-order evaluation.
 const BLOCKED_BUDGET: usize = 1 << 22;
 
@@ -329,7 +376,11 @@ impl<'a> Prepared<'a> {
         let counting = raw.start.is_some();
 
         // Sort once: stratum, stop time descending, deaths before censored, input row.
-        let (order, codes) = sort_rows(raw);
+        // The sort and the column scaling read the input independently.
+        let ((order, codes), (center, scale, nocenter, col_means)) =
+            rayon::join(|| sort_rows(raw), || column_scaling(raw));
+        let n_chunks = n.div_ceil(CHUNK);
+        let chunk_rows = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
 
         let stop: Vec<f64> = order.par_iter().map(|&i| raw.stop[i]).collect();
         let start: Vec<f64> = match raw.start {
@@ -341,42 +392,6 @@ impl<'a> Prepared<'a> {
             Some(w) => order.par_iter().map(|&i| w[i]).collect(),
             None => vec![1.0; n],
         };
-
-        // Centre (weighted mean) and scale (1 / weighted mean absolute deviation) each column,
-        // except columns with values in {-1, 0, 1}, as R's coxph (nocenter) does. Two passes
-        // over the rows in input order, in fixed chunks.
-        let n_chunks = n.div_ceil(CHUNK);
-        let chunk_rows = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(n);
-        let parts: Vec<(Vec<f64>, Vec<f64>, Vec<bool>)> = (0..n_chunks)
-            .into_par_iter()
-            .map(|c| with_const_p!(p, column_sums(p, raw, chunk_rows(c))))
-            .collect();
-        let wsum: f64 = weight.iter().sum();
-        let mut center = vec![0.0; p];
-        let mut col_means = vec![0.0; p];
-        let mut nocenter = vec![true; p];
-        for (acc, plain, unit) in &parts {
-            for j in 0..p {
-                center[j] += acc[j];
-                col_means[j] += plain[j];
-                nocenter[j] &= unit[j];
-            }
-        }
-        for j in 0..p {
-            center[j] = if nocenter[j] { 0.0 } else { center[j] / wsum };
-            col_means[j] /= n as f64;
-        }
-        let mads: Vec<Vec<f64>> = (0..n_chunks)
-            .into_par_iter()
-            .map(|c| with_const_p!(p, abs_deviations(p, raw, chunk_rows(c), &center)))
-            .collect();
-        let mut scale = vec![1.0; p];
-        for j in 0..p {
-            let mad: f64 = mads.iter().map(|m| m[j]).sum();
-            if !nocenter[j] && mad > 0.0 {
-                scale[j] = wsum / mad;
-            }
-        }
 
         // Strata, event groups and sentinels.
         let mut strata = Vec::new();
