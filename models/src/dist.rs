@@ -14,7 +14,7 @@ pub fn normal_two_sided_p(z: f64) -> f64 {
 
 /// Upper tail P(X > x) of a chi-square distribution with `df` degrees of freedom.
 pub fn chi_square_sf(x: f64, df: f64) -> f64 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 1.0;
     }
     match ChiSquared::new(df) {

@@ -155,14 +155,6 @@ const fn code(name: &'static str, list: &'static str) -> Column {
         rule: Rule::CodeList(list),
     }
 }
-const fn opt_code(name: &'static str, list: &'static str) -> Column {
-    Column {
-        name,
-        ty: ColumnType::Text,
-        nullable: true,
-        rule: Rule::CodeList(list),
-    }
-}
 const fn one_of(name: &'static str, codes: &'static [&'static str]) -> Column {
     Column {
         name,

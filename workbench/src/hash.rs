@@ -5,9 +5,9 @@
 //! little-endian, reals by their IEEE-754 bit pattern, dates as days since 1970-01-01, booleans as
 //! one byte; NULL has its own tag, so it differs from empty text), fed to SHA-256. The release's
 //! content hash is SHA-256 over the names and hashes of the case tables and the release's
-//! `data_release` row, in name order; synthetic ground
-//! truth gets its own hash the same way over the `truth` tables (a real extract has none), so an
-//! exported and re-imported release keeps its content hash.
+//! `data_release` row, in name order. Synthetic ground truth gets its own hash, the same way over
+//! the `truth` tables (a real extract has none), so an exported and re-imported release keeps its
+//! content hash.
 
 use duckdb::types::ValueRef;
 use duckdb::{Connection, params};
@@ -26,13 +26,29 @@ pub struct ReleaseHash {
 
 /// Computes the content hash of `release_id` (rows are streamed, never collected).
 pub fn release_hash(conn: &Connection, release_id: &str) -> Result<ReleaseHash, duckdb::Error> {
+    let mut per_table = Vec::new();
+    let release = combined(conn, release_id, TableKind::Case, &mut per_table)?;
+    let truth = combined(conn, release_id, TableKind::Truth, &mut per_table)?;
+    Ok(ReleaseHash {
+        release,
+        truth,
+        tables: per_table,
+    })
+}
+
+fn combined(
+    conn: &Connection,
+    release_id: &str,
+    kind: TableKind,
+    per_table: &mut Vec<(String, String)>,
+) -> Result<String, duckdb::Error> {
+    // The release register row (extract date, source system, ...) is content of the release too.
     let mut tables: Vec<&Table> = schema::TABLES
         .iter()
-        .filter(|t| t.is_per_release())
+        .filter(|t| t.kind == kind || (kind == TableKind::Case && t.kind == TableKind::Release))
         .collect();
     tables.sort_by_key(|t| t.qualified_name());
     let mut overall = Sha256::new();
-    let mut per_table = Vec::with_capacity(tables.len());
     for t in tables {
         let h = table_hash(conn, t, release_id)?;
         let name = t.qualified_name();
@@ -41,10 +57,7 @@ pub fn release_hash(conn: &Connection, release_id: &str) -> Result<ReleaseHash, 
         overall.update(h);
         per_table.push((name, hex::encode(h)));
     }
-    Ok(ReleaseHash {
-        release: hex::encode(overall.finalize()),
-        tables: per_table,
-    })
+    Ok(hex::encode(overall.finalize()))
 }
 
 fn table_hash(conn: &Connection, t: &Table, release_id: &str) -> Result<[u8; 32], duckdb::Error> {
@@ -173,13 +186,7 @@ mod tests {
         .unwrap();
         let h1 = release_hash(c, "r1").unwrap();
         let h2 = release_hash(c, "r2").unwrap();
-        assert_eq!(
-            h1,
-            ReleaseHash {
-                release: h1.release.clone(),
-                tables: h2.tables.clone()
-            }
-        );
+        assert_eq!(h1.tables, h2.tables);
         assert_eq!(h1.release, h2.release);
         c.execute(
             "UPDATE child SET birth_ym = '' WHERE release_id = 'r2' AND sex = 'M'",

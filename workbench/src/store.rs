@@ -127,7 +127,7 @@ impl Store {
     fn create_schema(&self) -> Result<(), StoreError> {
         let mut ddl = String::from("BEGIN TRANSACTION;\n");
         ddl.push_str("CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n");
-        ddl.push_str("CREATE TABLE audit_log (at TIMESTAMP NOT NULL, action TEXT NOT NULL, release_id TEXT, detail TEXT);\n");
+        ddl.push_str("CREATE TABLE audit_log (logged_at TIMESTAMP NOT NULL, action TEXT NOT NULL, release_id TEXT, detail TEXT);\n");
         ddl.push_str(&format!("CREATE SCHEMA {TRUTH_SCHEMA};\n"));
         for t in schema::TABLES {
             ddl.push_str(&create_table_sql(t));
