@@ -929,3 +929,109 @@ fn results_do_not_depend_on_the_thread_count() {
         assert_eq!(a, b, "bit-identical across thread counts");
     }
 }
+
+#[test]
+fn separation_in_counting_process_data_is_named() {
+    // The separated data as (0, t] intervals: R's agreg rule (step > toler.inf (1 + |beta|)).
+    let fx = load("errors");
+    let obj = fx["separation"]["data"].as_object().expect("data");
+    let time = nums(&obj["time"]);
+    let event: Vec<bool> = nums(&obj["status"]).iter().map(|&v| v == 1.0).collect();
+    let (z, x) = (nums(&obj["z"]), nums(&obj["x"]));
+    let xm = Array2::from_shape_fn((time.len(), 2), |(i, j)| if j == 0 { z[i] } else { x[i] });
+    let names = vec!["z".to_string(), "x".to_string()];
+    let start = vec![0.0; time.len()];
+    let d = CoxData::new(&time, &event, xm.view(), &names).with_start(&start);
+    match cox_fit(&d, &CoxOptions::default()) {
+        Err(ModelError::MonotoneLikelihood { covariate }) => assert_eq!(covariate, "x"),
+        other => panic!("expected MonotoneLikelihood, got {other:?}"),
+    }
+}
+
+#[test]
+fn large_linear_predictors_do_not_overflow() {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    // Covariate on [0, 1000] with beta = 0.5: the centred linear predictor spans ±250, beyond
+    // what exp takes without a shift in a risk set; the shifted copy (x - 500) gives the same fit.
+    let n = 3000;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..1000.0)).collect();
+    let time: Vec<f64> = x
+        .iter()
+        .map(|&v| {
+            let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+            -u.ln() * (300.0 - 0.5 * v).exp()
+        })
+        .collect();
+    let event = vec![true; n];
+    let names = vec!["x".to_string()];
+    let a = Array2::from_shape_fn((n, 1), |(i, _)| x[i]);
+    let b = Array2::from_shape_fn((n, 1), |(i, _)| x[i] - 500.0);
+    let fa = cox_fit(
+        &CoxData::new(&time, &event, a.view(), &names),
+        &CoxOptions::default(),
+    )
+    .expect("fit");
+    let fb = cox_fit(
+        &CoxData::new(&time, &event, b.view(), &names),
+        &CoxOptions::default(),
+    )
+    .expect("fit");
+    let (ca, cb) = (&fa.coefficients[0], &fb.coefficients[0]);
+    // R on these data (written to CSV; `coxph(..., control = coxph.control(timefix = FALSE))`,
+    // since R's default time fix merges times that differ by less than 1e-8 of the largest):
+    // coefficient 0.495191796073751, se 0.00762483321641513, loglik -21024.0248530456 /
+    // -7372.94362205175, 11 iterations.
+    close("large lp: coef", ca.coef, 0.495191796073751);
+    close("large lp: se", ca.se, 0.00762483321641513);
+    close_vec(
+        "large lp: loglik",
+        &[fa.loglik_initial, fa.loglik],
+        &[-21024.0248530456, -7372.94362205175],
+    );
+    assert_eq!(fa.iterations, 11);
+    assert!((ca.coef - cb.coef).abs() < 1e-9 * ca.coef.abs());
+    assert!(fa.loglik.is_finite() && fa.concordance.is_some());
+}
+
+#[test]
+fn a_stratum_without_events_changes_nothing() {
+    let c = case("lung_efron");
+    let n = c.stop.len();
+    // Append a stratum of censored copies of the first rows.
+    let extra = 30;
+    let mut stop = c.stop.clone();
+    let mut event = c.event.clone();
+    let mut strata = vec![0u32; n];
+    let p = c.design.n_columns();
+    let mut x = Array2::<f64>::zeros((n + extra, p));
+    for i in 0..n {
+        x.row_mut(i).assign(&c.design.x.row(i));
+    }
+    for k in 0..extra {
+        stop.push(c.stop[k]);
+        event.push(false);
+        strata.push(1);
+        x.row_mut(n + k).assign(&c.design.x.row(k));
+    }
+    let base = cox_fit(
+        &CoxData::new(&c.stop, &c.event, c.design.x.view(), &c.design.column_names),
+        &CoxOptions::default(),
+    )
+    .expect("fit");
+    let more = CoxData::new(&stop, &event, x.view(), &c.design.column_names).with_strata(&strata);
+    let model = CoxModel::fit(&more, &CoxOptions::default()).expect("fit");
+    for (a, b) in base.coefficients.iter().zip(&model.summary().coefficients) {
+        assert!(
+            (a.coef - b.coef).abs() < 1e-10 * a.coef.abs().max(1e-3),
+            "{} vs {}",
+            a.coef,
+            b.coef
+        );
+    }
+    let bh = model.baseline_hazard(true);
+    assert_eq!(bh.len(), 2);
+    assert!(bh[1].cumulative_hazard.iter().all(|&h| h == 0.0));
+    model.zph(ZphTransform::Km).expect("zph");
+}

@@ -78,9 +78,14 @@ pub(crate) struct GroupScalars {
     pub c: f64,
     /// Σ_k w̄ f_k / D_k: the Efron down-weighting of the deaths themselves.
     pub e: f64,
+    /// Σ_k w̄ f_k^m (S0 / D_k)² for m = 0, 1, 2: the weights of the rank-two information terms,
+    /// normalised by S0² so that they stay finite whatever the scale of the risks (the terms
+    /// multiply S1 / S0 and D1 / S0).
     pub alpha: f64,
     pub beta: f64,
     pub gamma: f64,
+    /// The risk-set sum S0.
+    pub s0: f64,
     /// Sum of the deaths' case weights.
     pub wsum: f64,
     /// Number of deaths.
@@ -654,10 +659,18 @@ pub(crate) fn linear_predictor(
             }
         });
     for (s, st) in prep.strata.iter().enumerate() {
-        let m = eta[st.rows.clone()]
+        let (lo, hi) = eta[st.rows.clone()]
             .iter()
-            .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-        shift[s] = if m.abs() > 200.0 { m } else { 0.0 };
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &e| {
+                (a.min(e), b.max(e))
+            });
+        // Centre exp's argument on the midrange when |η| gets large, so that neither end
+        // overflows or underflows (the shift cancels in the partial likelihood).
+        shift[s] = if hi.abs() > 200.0 || lo.abs() > 200.0 {
+            0.5 * (lo + hi)
+        } else {
+            0.0
+        };
         let sh = shift[s];
         risk[st.rows.clone()]
             .par_chunks_mut(CHUNK)
@@ -692,15 +705,17 @@ pub(crate) fn group_scalars(
     let mut sc = GroupScalars {
         wsum,
         ndeath: nd,
+        s0,
         ..GroupScalars::default()
     };
     let mut ll = 0.0;
     if ties == Ties::Breslow || nd == 1 {
         ll -= wsum * s0.ln();
         sc.c = wsum / s0;
-        sc.alpha = wsum / (s0 * s0);
+        sc.alpha = wsum;
     } else {
         let mw = wsum / nd as f64;
+        let d = d0 / s0;
         for kk in 0..nd {
             let f = kk as f64 / nd as f64;
             let den = s0 - f * d0;
@@ -708,7 +723,9 @@ pub(crate) fn group_scalars(
             let h = mw / den;
             sc.c += h;
             sc.e += h * f;
-            let h2 = h / den;
+            // mw (S0 / D_k)², with D_k / S0 = 1 - f D0 / S0.
+            let rel = 1.0 - f * d;
+            let h2 = mw / (rel * rel);
             sc.alpha += h2;
             sc.beta += h2 * f;
             sc.gamma += h2 * f * f;
@@ -717,10 +734,15 @@ pub(crate) fn group_scalars(
     (sc, ll)
 }
 
-/// Subtracts the group's rank-two information terms from `rank` (upper triangle, p × p).
+/// Subtracts the group's rank-two information terms from `rank` (upper triangle, p × p):
+/// α (S1/S0)(S1/S0)' − β ((S1/S0)(D1/S0)' + (D1/S0)(S1/S0)') + γ (D1/S0)(D1/S0)' with the
+/// normalised α, β, γ of [`GroupScalars`].
 #[inline]
 pub(crate) fn subtract_rank_terms(rank: &mut [f64], sc: &GroupScalars, s1: &[f64], d1: &[f64]) {
     let p = s1.len();
+    let inv = 1.0 / sc.s0;
+    let s1: Vec<f64> = s1.iter().map(|v| v * inv).collect();
+    let d1: Vec<f64> = d1.iter().map(|v| v * inv).collect();
     for a in 0..p {
         let (sa, da) = (s1[a], d1[a]);
         let row = &mut rank[a * p..(a + 1) * p];

@@ -115,8 +115,10 @@ impl RiskState {
             }
             for j in 0..p {
                 let (a, b) = (self.s1[slot * p + j], self.d1[slot * p + j]);
-                mh1[slot * p + j] = sc.alpha * a - sc.beta * b;
-                emh[slot * p + j] = sc.beta * a - sc.gamma * b;
+                // α, β, γ are normalised by S0²: divide the means S1/S0, D1/S0 once more.
+                let (a, b) = (a / sc.s0, b / sc.s0);
+                mh1[slot * p + j] = (sc.alpha * a - sc.beta * b) / sc.s0;
+                emh[slot * p + j] = (sc.beta * a - sc.gamma * b) / sc.s0;
             }
         }
         let mut bq = vec![0.0; ns * p];

@@ -189,8 +189,9 @@ pub(crate) fn cox_zph(
             u[i] -= mean_part;
             u[i + p] -= t * mean_part;
             for j in i..p {
-                let rank = sc.alpha * s1[i] * s1[j] - sc.beta * (s1[i] * d1[j] + d1[i] * s1[j])
-                    + sc.gamma * d1[i] * d1[j];
+                // α, β, γ are normalised by S0² (see GroupScalars).
+                let (si, sj, di, dj) = (s1[i] / sc.s0, s1[j] / sc.s0, d1[i] / sc.s0, d1[j] / sc.s0);
+                let rank = sc.alpha * si * sj - sc.beta * (si * dj + di * sj) + sc.gamma * di * dj;
                 for m in 0..3 {
                     let (bi, bj) = block(i, j, m);
                     imat[bi * p2 + bj] -= t.powi(m as i32) * rank;
