@@ -592,7 +592,8 @@ pub(crate) struct Workspace {
     pub eta: Vec<f64>,
     /// w · exp(η − shift), sorted order.
     pub risk: Vec<f64>,
-    /// Per stratum: the constant subtracted from η before exp (0 unless |η| is large).
+    /// Per stratum: the constant subtracted from η before exp (0, or the midrange of η when
+    /// |η| exceeds 200).
     pub shift: Vec<f64>,
     pub scalars: Vec<GroupScalars>,
     /// Per slot: Σ c over this slot and the later slots (earlier times) of its stratum.
