@@ -439,7 +439,7 @@ fn check_case(name: &str) -> f64 {
     if !e["basehaz"].is_null() {
         let b = &e["basehaz"];
         for (centered, key) in [(true, "hazard"), (false, "hazard_uncentered")] {
-            let bh = model.baseline_hazard(centered);
+            let bh = model.baseline_hazard(centered).expect("basehaz");
             let time: Vec<f64> = bh.iter().flat_map(|h| h.time.clone()).collect();
             let haz: Vec<f64> = bh
                 .iter()
@@ -1030,7 +1030,7 @@ fn a_stratum_without_events_changes_nothing() {
             b.coef
         );
     }
-    let bh = model.baseline_hazard(true);
+    let bh = model.baseline_hazard(true).expect("basehaz");
     assert_eq!(bh.len(), 2);
     assert!(bh[1].cumulative_hazard.iter().all(|&h| h == 0.0));
     model.zph(ZphTransform::Km).expect("zph");

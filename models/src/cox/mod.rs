@@ -809,11 +809,18 @@ impl<'a> CoxModel<'a> {
 
     /// exp(x β − Σ β · means) per sorted row, and the covariates per sorted row centred at the
     /// internal centre.
-    fn centring_risk(&self) -> (Vec<f64>, Vec<f64>, f64) {
+    fn centring_risk(&self) -> Result<(Vec<f64>, Vec<f64>, f64), ModelError> {
         let p = self.prep.p;
         let xcenter: f64 = (0..p).map(|j| self.beta[j] * self.summary.means[j]).sum();
         let lp = self.linear_predictors();
         let risk: Vec<f64> = self.prep.order.iter().map(|&i| lp[i].exp()).collect();
+        if risk.iter().any(|r| !r.is_finite() || *r == 0.0) {
+            return Err(ModelError::Unsupported(
+                "the linear predictors are too far from their mean for exp (|x b - mean| > 709): \
+                 the hazard at the covariate means cannot be computed"
+                    .into(),
+            ));
+        }
         let mut xc = vec![0.0; self.prep.n * p];
         let xs = self.prep.xs();
         for r in 0..self.prep.n {
@@ -821,22 +828,29 @@ impl<'a> CoxModel<'a> {
                 xc[r * p + j] = xs[r * p + j] / self.prep.scale[j];
             }
         }
-        (risk, xc, xcenter)
+        Ok((risk, xc, xcenter))
     }
 
     /// Baseline cumulative hazard per stratum (R's `basehaz`): at the covariate means when
     /// `centered`, else at x = 0.
-    pub fn baseline_hazard(&self, centered: bool) -> Vec<BaselineHazard> {
-        let (risk, xc, xcenter) = self.centring_risk();
+    pub fn baseline_hazard(&self, centered: bool) -> Result<Vec<BaselineHazard>, ModelError> {
+        let (risk, xc, xcenter) = self.centring_risk()?;
         let factor = if centered { 1.0 } else { (-xcenter).exp() };
-        survfit::stratum_hazards(&self.prep, &risk, &xc, self.options.ties)
-            .into_iter()
-            .map(|h| BaselineHazard {
-                stratum: h.code,
-                time: h.time,
-                cumulative_hazard: h.cumhaz.iter().map(|v| v * factor).collect(),
-            })
-            .collect()
+        if !factor.is_finite() {
+            return Err(ModelError::Unsupported(
+                "the baseline at x = 0 is out of range of exp; use the centred baseline".into(),
+            ));
+        }
+        Ok(
+            survfit::stratum_hazards(&self.prep, &risk, &xc, self.options.ties)
+                .into_iter()
+                .map(|h| BaselineHazard {
+                    stratum: h.code,
+                    time: h.time,
+                    cumulative_hazard: h.cumhaz.iter().map(|v| v * factor).collect(),
+                })
+                .collect(),
+        )
     }
 
     /// Predicted survival curves with standard errors and confidence intervals for covariate
@@ -846,7 +860,7 @@ impl<'a> CoxModel<'a> {
         profiles: &[CovariateProfile],
     ) -> Result<Vec<SurvivalCurve>, ModelError> {
         let p = self.prep.p;
-        let (risk, xc, xcenter) = self.centring_risk();
+        let (risk, xc, xcenter) = self.centring_risk()?;
         let hazards = survfit::stratum_hazards(&self.prep, &risk, &xc, self.options.ties);
         let z = normal_quantile((1.0 + self.options.conf_level) / 2.0);
         let stratified = self.data.strata.is_some();
@@ -880,7 +894,13 @@ impl<'a> CoxModel<'a> {
                     .sum::<f64>()
                     - xcenter;
                 let x2c: Vec<f64> = (0..p).map(|j| prof.x[j] - self.prep.center[j]).collect();
-                Ok(survfit::curve(h, lp.exp(), &x2c, &self.var, z))
+                let risk2 = lp.exp();
+                if !risk2.is_finite() {
+                    return Err(ModelError::Unsupported(
+                        "the profile's linear predictor is out of range of exp".into(),
+                    ));
+                }
+                Ok(survfit::curve(h, risk2, &x2c, &self.var, z))
             })
             .collect()
     }
