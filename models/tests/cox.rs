@@ -218,6 +218,8 @@ impl Case {
 /// Compares a fit summary with R's `summary(coxph)` numbers.
 fn check_summary(name: &str, s: &CoxFit, e: &Value) {
     let tag = |what: &str| format!("{name}: {what}");
+    let json = serde_json::to_value(s).expect("the summary serialises");
+    assert!(json["coefficients"].is_array());
     assert_eq!(
         s.iterations as f64,
         nums(&e["iter"])[0],
