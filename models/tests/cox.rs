@@ -6,7 +6,7 @@
 //! absolute allowance of 1e-9 times the magnitude of their vector: a relative comparison of a
 //! 1e-14 value against R's 3e-15 would only compare rounding noise.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use models::ModelError;
@@ -55,7 +55,7 @@ fn strs(v: &Value) -> Vec<String> {
 }
 
 // Largest relative deviation seen by the current test thread.
-thread_local! { static WORST: Cell<(f64, &'static str)> = const { Cell::new((0.0, "")) }; }
+thread_local! { static WORST: RefCell<(f64, String)> = const { RefCell::new((0.0, String::new())) }; }
 
 fn close_vec(what: &str, got: &[f64], want: &[f64]) {
     assert_eq!(
@@ -83,8 +83,9 @@ fn close_vec(what: &str, got: &[f64], want: &[f64]) {
         if w.abs() > 1e-9 * scale {
             let rel = dev / w.abs();
             WORST.with(|c| {
-                if rel > c.get().0 {
-                    c.set((rel, ""));
+                let mut c = c.borrow_mut();
+                if rel > c.0 {
+                    *c = (rel, format!("{what}[{k}]"));
                 }
             });
         }
@@ -95,8 +96,8 @@ fn close(what: &str, got: f64, want: f64) {
     close_vec(what, &[got], &[want]);
 }
 
-fn worst() -> f64 {
-    WORST.with(|c| c.get().0)
+fn worst() -> (f64, String) {
+    WORST.with(|c| c.borrow().clone())
 }
 
 /// A fixture's data as the workbench would hand it over: named columns, a design, codes.
@@ -496,8 +497,8 @@ fn check_case(name: &str) -> f64 {
         }
     }
     assert_eq!(p, nums(&e["coef"]).len());
-    let w = worst();
-    println!("{name}: largest relative deviation from R {w:.2e}");
+    let (w, at) = worst();
+    println!("{name}: largest relative deviation from R {w:.2e} ({at})");
     w
 }
 
@@ -578,7 +579,8 @@ fn mgus2_fine_gray_and_cause_specific() {
         &cs,
         &fx["expected"]["cause_specific"],
     );
-    println!("mgus2: largest relative deviation from R {:.2e}", worst());
+    let (w, at) = worst();
+    println!("mgus2: largest relative deviation from R {w:.2e} ({at})");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -762,7 +764,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
         #[test]
         fn row_order_does_not_matter((t, e, x1, x2) in dataset(), seed in any::<u64>(), efron in any::<bool>()) {
