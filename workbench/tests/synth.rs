@@ -336,6 +336,9 @@ fn default_release_marginals_truth_and_integrity() -> Result<()> {
     let sigma = eff.config.centre_effects.sigma;
     let w2: f64 = shares.iter().map(|w| w * w).sum();
     let se = (truth * (1.0 - truth) / n + dfdu * dfdu * sigma * sigma * w2).sqrt();
+    eprintln!(
+        "default: 12-month re-report {emp:.4} vs marginal truth {truth:.4} (conditional {cond:.4}), n {n}, se {se:.4}"
+    );
     ensure!(
         (emp - truth).abs() < 3.0 * se,
         "12-month re-report {emp} vs marginal truth {truth} (n {n}, se {se})"
@@ -351,6 +354,9 @@ fn no_frailty_rereport_matches_the_conditional_truth() -> Result<()> {
     let s = Store::open(&path)?;
     let (emp, n, truth, _) = rereport_12m(&s, &id, "CONDITIONAL")?;
     let se = (truth * (1.0 - truth) / n).sqrt();
+    eprintln!(
+        "no-frailty: 12-month re-report {emp:.4} vs conditional truth {truth:.4}, n {n}, se {se:.4}"
+    );
     ensure!(n > 600.0, "reference children {n}");
     ensure!(
         (emp - truth).abs() < 3.0 * se,

@@ -328,10 +328,10 @@ pub fn effective(scenario: Scenario, user: Option<&str>) -> Result<Effective, Sy
     if scenario == Scenario::Null {
         set_all_hazard_ratios_to_one(&mut table);
     }
-    if scenario == Scenario::DataQuality {
-        if let Some(toml::Value::Table(dq)) = table.get_mut("data_quality") {
-            dq.insert("enabled".into(), toml::Value::Boolean(true));
-        }
+    if scenario == Scenario::DataQuality
+        && let Some(toml::Value::Table(dq)) = table.get_mut("data_quality")
+    {
+        dq.insert("enabled".into(), toml::Value::Boolean(true));
     }
     table.insert(
         "scenario".into(),

@@ -61,27 +61,27 @@ pub fn inject(rows: &mut Rows, dq: &DataQuality, seed: u64, fam_index: u64) -> F
             ep.transferred_to_episode_id = Some(format!("{}-T", ep.episode_id));
             f.dangling_transfers += 1;
         }
-        if let Some(c) = ep.closure_date {
-            if rng.random::<f64>() < dq.misordered_dates {
-                ep.closure_date = Some(ep.entry_date - 1 - (c - ep.entry_date).abs() % 60);
-                f.misordered_dates += 1;
-            }
+        if let Some(c) = ep.closure_date
+            && rng.random::<f64>() < dq.misordered_dates
+        {
+            ep.closure_date = Some(ep.entry_date - 1 - (c - ep.entry_date).abs() % 60);
+            f.misordered_dates += 1;
         }
     }
     for iv in &mut rows.intervention {
-        if let Some(e) = iv.end_date {
-            if rng.random::<f64>() < dq.misordered_dates {
-                iv.end_date = Some(iv.start_date - 1 - (e - iv.start_date).abs() % 30);
-                f.misordered_dates += 1;
-            }
+        if let Some(e) = iv.end_date
+            && rng.random::<f64>() < dq.misordered_dates
+        {
+            iv.end_date = Some(iv.start_date - 1 - (e - iv.start_date).abs() % 30);
+            f.misordered_dates += 1;
         }
     }
     for p in &mut rows.placement {
-        if let Some(e) = p.end_date {
-            if rng.random::<f64>() < dq.misordered_dates {
-                p.end_date = Some(p.start_date - 1 - (e - p.start_date).abs() % 30);
-                f.misordered_dates += 1;
-            }
+        if let Some(e) = p.end_date
+            && rng.random::<f64>() < dq.misordered_dates
+        {
+            p.end_date = Some(p.start_date - 1 - (e - p.start_date).abs() % 30);
+            f.misordered_dates += 1;
         }
     }
     f

@@ -412,17 +412,24 @@ pub fn simulate(ctx: &Ctx, fam_index: u64, first_child: u64, size: u32) -> Rows 
     }
 
     // ---- index reports ----
-    let mut index_reports: Vec<String> = Vec::new();
+    // (report id, melding type): one melding type per report, shared by the children it names
+    let mut index_reports: Vec<(String, &'static str)> = Vec::new();
     if joint {
         let r = fam.new_report_attrs(&mut rng, &kids[0], kids[0].entry, "NEW");
         let id = fam.push_report(r);
+        let melding = ctx.melding(fwb).sample(&mut rng);
         for _ in 0..kids.len() {
-            index_reports.push(id.clone());
+            index_reports.push((id.clone(), melding));
         }
     } else {
         for k in &kids {
             let r = fam.new_report_attrs(&mut rng, k, k.entry, "NEW");
-            index_reports.push(fam.push_report(r));
+            let melding = if k.chat {
+                "CHAT"
+            } else {
+                ctx.melding(fwb).sample(&mut rng)
+            };
+            index_reports.push((fam.push_report(r), melding));
         }
     }
 
@@ -455,18 +462,13 @@ pub fn simulate(ctx: &Ctx, fam_index: u64, first_child: u64, size: u32) -> Rows 
         lat.ref_profile = reference_profile(&k.x, treated);
 
         // index episode (phase 1)
-        let index_report = index_reports[j].clone();
+        let (index_report, melding) = index_reports[j].clone();
         let source = fam
             .rows
             .report
             .iter()
             .find(|r| r.report_id == index_report)
             .map_or("OTHER", |r| r.source_code);
-        let melding = if k.chat {
-            "CHAT"
-        } else {
-            ctx.melding(k.x.fwb).sample(&mut rng)
-        };
         let t1 = lat.t_phase1;
         fam.run_spell(
             &mut rng,
@@ -1134,11 +1136,11 @@ impl Family<'_> {
                 self.facts
                     .push(Fact::day(&k.pid, Some(&ep), "PLACEMENT_MOVE", *s));
             }
-            if exit_reason == Some("REUNIFICATION") {
-                if let Some(e) = end {
-                    self.facts
-                        .push(Fact::day(&k.pid, Some(&ep), "REUNIFICATION", e));
-                }
+            if exit_reason == Some("REUNIFICATION")
+                && let Some(e) = end
+            {
+                self.facts
+                    .push(Fact::day(&k.pid, Some(&ep), "REUNIFICATION", e));
             }
             final_end = end;
             if end.is_none() {
@@ -1183,7 +1185,7 @@ impl Family<'_> {
         let assessed = bern(rng, ph3.assessed_share);
         let baseline = k.entry + (rng.random::<f64>() * ph3.baseline_max_days).floor() as i32;
         let age = k.age_months_at(baseline);
-        if !assessed || age < 18 || age > 215 {
+        if !assessed || !(18..=215).contains(&age) {
             return (None, None);
         }
         let (code, tr, lo, hi) = if age >= 48 {

@@ -494,10 +494,10 @@ mod tests {
         let h: Vec<Piecewise> = rates.iter().map(|&r| Piecewise::ph(r, 1.0, 1.0)).collect();
         let times = [30.0, 90.0, 365.0, 730.0];
         let num = cif_numeric(&h, &times);
-        for k in 0..4 {
+        for (k, row) in num.iter().enumerate() {
             for (i, &t) in times.iter().enumerate() {
                 let c = cif_closed_form(&rates, 1.0, k, t);
-                assert!((num[k][i] - c).abs() < 1e-9, "k={k} t={t}");
+                assert!((row[i] - c).abs() < 1e-9, "k={k} t={t}");
             }
         }
         // the calibration of the default file: placement ~8%, closure ~10% at 12 months
