@@ -445,6 +445,38 @@ fn every_scenario_runs_and_data_quality_writes_csv() -> Result<()> {
 }
 
 #[test]
+fn a_failed_run_leaves_no_release_behind() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("f.duckdb");
+    let mut store = Store::open_or_create(&path)?;
+    // Sabotage the last table written (truth.cif): every case table is appended first.
+    store.conn().execute_batch("DROP TABLE truth.cif")?;
+    let opts = SynthOptions::new(Scenario::Default, 300, 1, None)?;
+    let err = synth::generate_into_store(&mut store, &opts)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    ensure!(err.contains("truth.cif"), "failed elsewhere: {err}");
+    for t in [
+        "family",
+        "child",
+        "episode",
+        "report",
+        "event",
+        "assessment",
+    ] {
+        let n = count(
+            &store,
+            &format!("SELECT count(*) FROM {t} WHERE release_id = ?"),
+            &opts.release_id,
+        )?;
+        ensure!(n == 0, "{t}: {n} rows left after a failed run");
+    }
+    ensure!(store.releases()?.is_empty());
+    Ok(())
+}
+
+#[test]
 fn unknown_scenario_lists_the_valid_ones() {
     let msg = Scenario::parse("nope")
         .err()
