@@ -752,7 +752,13 @@ pub const TABLES: &[Table] = &[
     Table {
         name: "child_latent",
         kind: TableKind::Truth,
-        doc: "Per child latent quantities and potential outcomes under both communities and both arms.",
+        doc: "Per child latent quantities and potential outcomes under both communities and both arms. \
+              Times are days from the index entry, uncensored (NULL when infinite). `t_*_latent_days` are \
+              the phase-1 latent times per cause; `po_safety_{vl,fwb}_days` the first phase-1 event \
+              (any cause, named in `po_phase1_cause_*`) with the community set to VL or FWB; \
+              `po_rereport_{vl,fwb}_{a0,a1}_days` the first re-report with community and FAMILY_SUPPORT \
+              arm set, all from the same random numbers. `ref_profile` names the truth.cif profile the \
+              child belongs to, if any.",
         columns: &[
             RELEASE,
             pid("child_pid"),
@@ -778,6 +784,9 @@ pub const TABLES: &[Table] = &[
             opt("po_rereport_vl_a1_days", Real),
             opt("po_rereport_fwb_a0_days", Real),
             opt("po_rereport_fwb_a1_days", Real),
+            opt("prior_episode", Boolean),
+            opt("t_move_latent_days", Real),
+            opt_one_of("ref_profile", &["REF_VL", "REF_FWB"]),
         ],
         key: &[RELEASE_ID, "child_pid"],
         references: &[],
