@@ -231,11 +231,11 @@ pub fn inspect(
                     for p in &problems.listed {
                         report.add(csv_problem_finding(f, p, header));
                     }
-                    if problems.total > listed {
-                        if let Some(last) = problems.listed.last() {
-                            let rule = csv_problem_finding(f, last, header).rule;
-                            report.add_counted(rule, problems.total - listed, Vec::new());
-                        }
+                    if let Some(last) = problems.listed.last()
+                        && problems.total > listed
+                    {
+                        let rule = csv_problem_finding(f, last, header).rule;
+                        report.add_counted(rule, problems.total - listed, Vec::new());
                     }
                     Ok(None)
                 }

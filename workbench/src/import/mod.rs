@@ -230,10 +230,10 @@ fn import_into(store: &mut Store, source: &Source, dry_run: bool) -> anyhow::Res
         Some(st) => stage::staged_release_id(conn, st)?.unwrap_or_default(),
         None => String::new(),
     };
-    if !release_id.is_empty() {
-        if let Some(f) = release_exists(conn, &release_id, release_st)? {
-            report.add(f);
-        }
+    if !release_id.is_empty()
+        && let Some(f) = release_exists(conn, &release_id, release_st)?
+    {
+        report.add(f);
     }
     for st in &all {
         stage::create_typed(conn, st, &release_id)?;

@@ -273,7 +273,7 @@ fn column_rules(c: &Column) -> Vec<Pred> {
             rule: RuleId::IdBirthDate,
             column: c.name.to_string(),
             sql: format!("{col} IS NOT NULL AND day({col}) <> 1"),
-            message: "is derived from the year-month of birth and must fall on the first day of a month; a other day reveals the birth date".into(),
+            message: "is derived from the year-month of birth and must fall on the first day of a month; any other day reveals the birth date".into(),
         });
     }
     preds
@@ -620,7 +620,7 @@ fn event_agreement(ch: &mut Checker<'_>) -> duckdb::Result<()> {
         let types = types.join(" or ");
         let message = move |_: Option<i64>| {
             format!(
-                "names source_table '{st}' but does not restate a {st} row of this release: it must be a {types} event whose source_id, child_pid, event_date (and episode_id, if set) agree with that row"
+                "names source_table '{st}' but restates no row of {st} in this release: it must be an event of type {types} whose source_id, child_pid, event_date (and episode_id, if set) agree with that row"
             )
         };
         ch.query(
