@@ -18,6 +18,68 @@ use workbench::validate::{CheckError, RuleId, check_release};
 
 const BIN: &str = env!("CARGO_BIN_EXE_workbench");
 
+/// A `workbench import ...` command. Normally the `workbench` binary; but the development
+/// machines share one cargo target folder between worktrees, so another worktree's build can
+/// replace that binary while these tests run. When the binary on disk is not this build's (its
+/// help lacks this importer's wording), this test executable stands in for it: re-run with
+/// `WB_IMPORT_CHILD_ARGS`, its `child_process_entry` test runs `workbench::import::run` exactly
+/// as `main` does and exits with its code.
+fn workbench_import(args: &[&std::ffi::OsStr]) -> Command {
+    let ours = Command::new(BIN)
+        .args(["import", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("episode.parquet"));
+    if ours {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("import").args(args);
+        return cmd;
+    }
+    eprintln!("note: {BIN} is another build; running the importer from the test executable");
+    let list: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_process_entry",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ]);
+    cmd.env(
+        "WB_IMPORT_CHILD_ARGS",
+        serde_json::to_string(&list).unwrap(),
+    );
+    cmd
+}
+
+#[test]
+fn child_process_entry() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: workbench::import::ImportArgs,
+    }
+    let Ok(json) = std::env::var("WB_IMPORT_CHILD_ARGS") else {
+        return;
+    };
+    let list: Vec<String> = serde_json::from_str(&json).unwrap();
+    let cli = Cli::parse_from(std::iter::once("import".to_string()).chain(list));
+    let config = workbench::config::Config::default();
+    let code = match workbench::import::run(&config, &cli.args) {
+        Ok(c) if c == std::process::ExitCode::SUCCESS => 0,
+        Ok(c) if c == std::process::ExitCode::from(2) => 2,
+        Ok(_) => 1,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
 // ---------------------------------------------------------------- a release, written by hand
 
 #[derive(Clone)]
@@ -413,9 +475,9 @@ fn snapshot(store: &Path) -> Snapshot {
 }
 
 fn run_import(store: &Path, args: &[&str], home: &Path) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("import").arg("--store").arg(store);
-    cmd.args(args);
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--store".as_ref(), store.as_os_str()];
+    all.extend(args.iter().map(|a| std::ffi::OsStr::new(a)));
+    let mut cmd = workbench_import(&all);
     cmd.env("WORKBENCH_HOME", home)
         .env_remove("WORKBENCH_CONFIG");
     cmd.output().unwrap()
@@ -1085,10 +1147,7 @@ fn an_import_killed_midway_leaves_no_trace() {
     let before = snapshot(&store);
     let folder = dir.path().join("big");
     Release::valid("rel-big", 10_000).write_csv(&folder);
-    let mut child = Command::new(BIN)
-        .args(["import", "--store"])
-        .arg(&store)
-        .arg(&folder)
+    let mut child = workbench_import(&["--store".as_ref(), store.as_os_str(), folder.as_os_str()])
         .env("WORKBENCH_HOME", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
