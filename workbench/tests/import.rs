@@ -1186,6 +1186,10 @@ fn an_import_killed_midway_leaves_no_trace() {
         other => panic!("{other:?}"),
     }
     eprintln!("import of 10,000 children: {:?}", t0.elapsed());
+    let s = Store::open(&store).unwrap();
+    let t0 = Instant::now();
+    check_release(s.conn(), "rel-big").unwrap();
+    eprintln!("check_release on 10,000 children: {:?}", t0.elapsed());
 }
 
 // ---------------------------------------------------------------- PostgreSQL

@@ -129,8 +129,11 @@ impl fmt::Display for Summary {
     }
 }
 
+/// A progress line on stderr, with the seconds since the import started.
 fn progress(msg: &str) {
-    eprintln!("import: {msg}");
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(std::time::Instant::now).elapsed();
+    eprintln!("import: [{:>6.1} s] {msg}", t.as_secs_f64());
 }
 
 /// `workbench import`.

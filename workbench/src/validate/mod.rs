@@ -113,3 +113,51 @@ fn key_order_rows(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn an_unregistered_release_is_reported_and_an_empty_one_is_otherwise_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_or_create(&dir.path().join("v.duckdb")).unwrap();
+        let Err(CheckError::Invalid(report)) = check_release(s.conn(), "nope") else {
+            panic!("an unknown release passed");
+        };
+        assert_eq!(report.total(), 1, "{report}");
+        assert_eq!(report.count(RuleId::ReleaseRows), 1);
+        s.conn()
+            .execute(
+                "INSERT INTO data_release VALUES ('r', DATE '2025-06-30', 'OTHER', 's', NULL, false, NULL, NULL, NULL)",
+                [],
+            )
+            .unwrap();
+        check_release(s.conn(), "r").unwrap();
+        // A child with a bad pseudonym and an unknown sex, reported by key order.
+        s.conn()
+            .execute_batch(
+                "INSERT INTO child VALUES ('r', 'bbbbbbbbbbbbbbbbbbbb', NULL, 'Q', NULL, NULL, NULL), \
+                 ('r', '12345678901234567', NULL, 'F', '2014-13', NULL, DATE '2032-02-03')",
+            )
+            .unwrap();
+        let Err(CheckError::Invalid(report)) = check_release(s.conn(), "r") else {
+            panic!("a bad child passed");
+        };
+        assert_eq!(report.count(RuleId::CodeList), 1, "{report}");
+        assert_eq!(report.count(RuleId::PseudonymFormat), 1, "{report}");
+        assert_eq!(report.count(RuleId::YearMonth), 1, "{report}");
+        assert_eq!(report.count(RuleId::IdBirthDate), 1, "{report}");
+        let sex = report
+            .findings()
+            .iter()
+            .find(|f| f.rule == RuleId::CodeList)
+            .unwrap();
+        assert_eq!((sex.row, sex.source.as_str()), (Some(2), "table child"));
+        let text = report.to_string();
+        assert!(!text.contains("12345678901234567"), "{text}");
+        assert!(text.contains("key columns"), "{text}");
+    }
+}
