@@ -476,7 +476,7 @@ fn snapshot(store: &Path) -> Snapshot {
 
 fn run_import(store: &Path, args: &[&str], home: &Path) -> Output {
     let mut all: Vec<&std::ffi::OsStr> = vec!["--store".as_ref(), store.as_os_str()];
-    all.extend(args.iter().map(|a| std::ffi::OsStr::new(a)));
+    all.extend(args.iter().map(std::ffi::OsStr::new));
     let mut cmd = workbench_import(&all);
     cmd.env("WORKBENCH_HOME", home)
         .env_remove("WORKBENCH_CONFIG");
