@@ -1,1 +1,0 @@
-//! (being written) Integrity checks of a release.
