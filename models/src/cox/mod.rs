@@ -19,6 +19,17 @@
 //! with R to rounding. Where R only warns, this module refuses with a typed error: a collinear
 //! column ([`ModelError::Collinear`]), a coefficient running to infinity
 //! ([`ModelError::MonotoneLikelihood`]), no convergence ([`ModelError::NotConverged`]).
+//!
+//! Not as in R: times are taken as given (R's default `timefix` merges times closer than
+//! about 1e-8 of each other, relative to the largest; with distinct or integer-valued times
+//! the two agree); `ties = "exact"`, offsets, `tt()`, frailty and penalised terms and
+//! multi-state models are not offered.
+//!
+//! Speed: right-censored data with a moderate number of distinct event times are evaluated in
+//! input order with per-event-time sums that stay in cache; other data on one sorted copy with
+//! a risk-set sweep. The information is a weighted sum of outer products computed in parallel
+//! over fixed chunks of rows and reduced in a fixed order, so results do not depend on the
+//! number of threads.
 
 // Numerical kernels index several arrays with one loop variable.
 #![allow(clippy::needless_range_loop)]
