@@ -4,6 +4,7 @@
 pub mod config;
 pub mod disclosure;
 pub mod export;
+pub mod fit;
 pub mod hash;
 pub mod import;
 pub mod info;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use workbench::config::Config;
-use workbench::{export, import, info, synth};
+use workbench::{export, fit, import, info, synth};
 
 /// Research workbench for child-maltreatment case records: cohorts, outcomes and survival models
 /// over a DuckDB case store.
@@ -26,6 +26,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Write a release back as one file per table.
     ExportRelease(export::ExportArgs),
+    /// Fit a survival model (km, na, logrank, aj, cox, finegray, rmst, mcf) to a CSV, Parquet or store query.
+    Fit(Box<fit::FitArgs>),
     /// Schema version, releases with extract date and content hash, row counts per table.
     Info {
         /// The store (default: the configured store, else the demo store).
@@ -52,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(&config, &args),
         Command::ExportRelease(args) => export::run(&config, &args).map(|()| ExitCode::SUCCESS),
+        Command::Fit(args) => fit::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Info { store } => {
             let path = config.store_path(store.as_deref());
             info::info(&config, &path).map(|()| ExitCode::SUCCESS)

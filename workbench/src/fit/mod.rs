@@ -1,0 +1,346 @@
+//! `workbench fit`: runs one survival model of the `models` crate on a CSV file, a Parquet file or
+//! a query on a store, and prints a readable table or (`--json`) the JSON document below.
+//!
+//! ```text
+//! workbench fit km|na|logrank|aj|cox|finegray|rmst|mcf
+//!     --data FILE.csv|FILE.parquet|STORE.duckdb [--sql "SELECT …" | --table NAME]
+//!     --time T [--start S] --event E [--group G] [--strata A,B] [--covariates a,b:cat,c:cat=REF]
+//!     [--cluster C] [--weights W] [--id ID] [--cause NAME] [--ties efron|breslow] [--tau DAYS]
+//!     [--times 90,365] [--conf-type plain|log|log-log] [--conf-level 0.95] [--rho R --gamma G] [--json]
+//! ```
+//!
+//! The event column holds 0 (censored) and 1 (event); for `aj` and `finegray` it holds 0 and
+//! 1…k or cause names, and `--cause` names the cause of interest. `--group` may be text or
+//! numbers (levels in sorted order: numeric order for numbers). For the curve models (`km`, `na`,
+//! `aj`, `rmst`, `mcf`) `--group` and `--strata` are crossed into one curve per combination; for
+//! `logrank` and `cox` `--strata` are strata. Rows with a missing value (empty, `NA`, NULL) in any
+//! column the model uses are left out and counted per column. Errors in the data (unknown
+//! column, text in a numeric column, a negative time, stop ≤ start, an event code the model does
+//! not accept, a weight ≤ 0) name the column and the row.
+//!
+//! # The JSON document (`--json`)
+//!
+//! ```text
+//! {
+//!   "model": "km" | "na" | "logrank" | "aj" | "cox" | "finegray" | "rmst" | "mcf",
+//!   "estimate": "survival (Kaplan–Meier)",            // what the numbers are
+//!   "source": "lung.csv",                               // or "store.duckdb: SELECT …"
+//!   "rows": { "read": 228, "used": 213, "left_out_missing": 15,
+//!             "missing_by_column": [ { "column": "wt.loss", "rows": 14 }, … ] },
+//!   "conf_level": 0.95,
+//!   "conf_type": "log" | "plain" | "log-log" | null,
+//!   "warnings": [ "…" ],
+//!   "result": { … }                                     // by model:
+//! }
+//! km:       { "curves": [ { "group": "sex=1" | null, "n", "events",
+//!                           "median": { "time", "lower", "upper" },
+//!                           "at_times": [ { "time", "n_risk", "n_event", "n_censor",
+//!                                           "survival", "std_err", "lower", "upper" } ] } ] }
+//! na:       { "curves": [ { "group", "n", "events",
+//!                           "at_times": [ { "time", "n_risk", "n_event", "cumulative_hazard",
+//!                                           "std_err", "lower", "upper" } ] } ] }
+//! logrank:  { "groups": [ { "group", "n", "observed", "expected" } ],
+//!             "chi_square", "df", "p_value", "rho", "gamma", "strata": [ "…" ] }
+//! aj:       { "causes": [ { "code", "label" } ], "cause_of_interest": "relapse" | null,
+//!             "curves": [ { "group", "n", "at_times": [ { "time", "n_risk", "event_free",
+//!                 "causes": [ { "cause", "n_event", "incidence", "std_err", "lower", "upper" } ] } ] } ] }
+//! cox:      { "ties", "n", "events", "strata", "clusters", "robust",
+//!             "coefficients": [ { "term", "coef", "hazard_ratio", "se", "robust_se", "z",
+//!                                 "p_value", "lower", "upper" } ],
+//!             "tests": { "likelihood_ratio" | "wald" | "score" | "robust_score":
+//!                        { "statistic", "df", "p_value" } },
+//!             "concordance": { "estimate", "std_err" },
+//!             "ph_test": { "transform": "km", "terms": [ { "term", "chisq", "df", "p_value" } ],
+//!                          "global": { "term": "GLOBAL", "chisq", "df", "p_value" } },
+//!             "loglik": [ initial, final ], "iterations" }
+//! finegray: { "cause", "n_subjects", "events_of_interest", "expanded_rows",
+//!             "fine_gray": <as cox>, "cause_specific": <as cox> }
+//! rmst:     { "tau", "tau_source", "groups": [ { "group", "n", "estimate", "std_err", "lower", "upper" } ],
+//!             "differences": [ { "first", "second", "difference", "std_err", "lower", "upper", "z", "p_value" } ] }
+//! mcf:      { "curves": [ { "group", "n_rows", "n_subjects", "events",
+//!                           "at_times": [ { "time", "mean", "std_err", "lower", "upper" } ] } ] }
+//! ```
+//!
+//! Numbers that R would print as NA are `null`. Every printed number passes through one
+//! [`report::FitReport`], where the store's disclosure gate is to act on it.
+
+pub mod columns;
+pub mod dataset;
+mod estimate;
+pub mod report;
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use models::ModelError;
+
+use dataset::{Dataset, DatasetError, Source};
+
+/// The model to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// Kaplan–Meier survival with median and survival at chosen times.
+    Km,
+    /// Nelson–Aalen cumulative hazard.
+    Na,
+    /// Log-rank (or Fleming–Harrington G(rho, gamma)) test across --group, optionally stratified.
+    Logrank,
+    /// Aalen–Johansen cumulative incidence of competing causes.
+    Aj,
+    /// Cox proportional-hazards regression.
+    Cox,
+    /// Fine–Gray subdistribution-hazards regression (and the cause-specific Cox model).
+    Finegray,
+    /// Restricted mean survival time up to --tau, per group and the difference.
+    Rmst,
+    /// Mean cumulative function of recurrent events (needs --id).
+    Mcf,
+}
+
+impl ModelKind {
+    fn name(self) -> &'static str {
+        match self {
+            ModelKind::Km => "km",
+            ModelKind::Na => "na",
+            ModelKind::Logrank => "logrank",
+            ModelKind::Aj => "aj",
+            ModelKind::Cox => "cox",
+            ModelKind::Finegray => "finegray",
+            ModelKind::Rmst => "rmst",
+            ModelKind::Mcf => "mcf",
+        }
+    }
+}
+
+/// Tie handling of the Cox model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TiesArg {
+    Efron,
+    Breslow,
+}
+
+/// Scale of the pointwise confidence bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfTypeArg {
+    Plain,
+    Log,
+    LogLog,
+}
+
+impl ConfTypeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ConfTypeArg::Plain => "plain",
+            ConfTypeArg::Log => "log",
+            ConfTypeArg::LogLog => "log-log",
+        }
+    }
+}
+
+/// Arguments of `workbench fit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FitArgs {
+    /// The model.
+    #[arg(value_enum)]
+    pub model: ModelKind,
+    /// A .csv or .parquet file, or a .duckdb store (with --sql or --table).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// For a store: the query whose rows are fitted.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// For a store: the table whose rows are fitted.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Column of follow-up (stop) times, >= 0.
+    #[arg(long)]
+    pub time: String,
+    /// Column of entry (start) times: (start, stop] rows; stop must be after start.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Column of events: 0 censored, 1 event; for aj and finegray 0 and 1…k or cause names.
+    #[arg(long)]
+    pub event: String,
+    /// Column of groups (text or numbers).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Columns of strata, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub strata: Vec<String>,
+    /// Covariates: `a,b:cat,c:cat=LEVEL` (`:cat` for a categorical column, `=LEVEL` its reference).
+    #[arg(long)]
+    pub covariates: Option<String>,
+    /// Column of cluster ids for the robust variance (cox).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Column of case weights (> 0).
+    #[arg(long)]
+    pub weights: Option<String>,
+    /// Column of subject ids (mcf; km/na/rmst: robust variance by subject, as R's id=).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The cause of interest (aj, finegray): a code or a cause name.
+    #[arg(long)]
+    pub cause: Option<String>,
+    /// Ties of the Cox model (default efron).
+    #[arg(long, value_enum)]
+    pub ties: Option<TiesArg>,
+    /// Horizon of the restricted mean (default: the shortest follow-up among the groups).
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Times at which to read the curves, comma-separated (default: five round times).
+    #[arg(long, value_delimiter = ',')]
+    pub times: Vec<f64>,
+    /// Scale of the confidence bands (default log; mcf: plain or log).
+    #[arg(long, value_enum)]
+    pub conf_type: Option<ConfTypeArg>,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    pub conf_level: f64,
+    /// rho of the G(rho, gamma) test (logrank; default 0).
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// gamma of the G(rho, gamma) test (logrank; default 0).
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// Print the JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Errors of `workbench fit`.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{0}")]
+    Usage(String),
+    /// A value the estimator refused, at a row of the source.
+    #[error("{source_name}, row {row}: {message}")]
+    Row {
+        source_name: String,
+        row: usize,
+        message: String,
+    },
+    #[error("{model}: {source}")]
+    Model {
+        model: &'static str,
+        source: ModelError,
+    },
+}
+
+/// Runs `workbench fit` and prints the report.
+pub fn run(args: &FitArgs) -> anyhow::Result<()> {
+    let report = fit(args)?;
+    // Every number below comes from `report`: the disclosure gate for store output goes here.
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// Reads the data and fits the model.
+pub fn fit(args: &FitArgs) -> Result<report::FitReport, FitError> {
+    check_flags(args)?;
+    let source = Source::from_args(&args.data, args.sql.as_deref(), args.table.as_deref())?;
+    let data = Dataset::open(&source)?;
+    estimate::run(args, &data)
+}
+
+/// Refuses options the model does not use, and checks the required ones.
+fn check_flags(args: &FitArgs) -> Result<(), FitError> {
+    use ModelKind::*;
+    let model = args.model;
+    let given: [(&str, bool, &[ModelKind]); 14] = [
+        (
+            "--start",
+            args.start.is_some(),
+            &[Km, Na, Aj, Cox, Rmst, Mcf],
+        ),
+        (
+            "--group",
+            args.group.is_some(),
+            &[Km, Na, Logrank, Aj, Rmst, Mcf],
+        ),
+        (
+            "--strata",
+            !args.strata.is_empty(),
+            &[Km, Na, Logrank, Aj, Cox, Rmst, Mcf],
+        ),
+        ("--covariates", args.covariates.is_some(), &[Cox, Finegray]),
+        ("--cluster", args.cluster.is_some(), &[Cox]),
+        (
+            "--weights",
+            args.weights.is_some(),
+            &[Km, Na, Logrank, Aj, Cox, Finegray, Rmst, Mcf],
+        ),
+        ("--id", args.id.is_some(), &[Km, Na, Rmst, Mcf]),
+        ("--cause", args.cause.is_some(), &[Aj, Finegray]),
+        ("--ties", args.ties.is_some(), &[Cox, Finegray]),
+        ("--tau", args.tau.is_some(), &[Rmst]),
+        ("--times", !args.times.is_empty(), &[Km, Na, Aj, Mcf]),
+        ("--conf-type", args.conf_type.is_some(), &[Km, Na, Aj, Mcf]),
+        ("--rho", args.rho.is_some(), &[Logrank]),
+        ("--gamma", args.gamma.is_some(), &[Logrank]),
+    ];
+    for (flag, is_given, models) in given {
+        if is_given && !models.contains(&model) {
+            let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
+            return Err(FitError::Usage(format!(
+                "`fit {}` does not take {flag} (it applies to: {})",
+                model.name(),
+                names.join(", ")
+            )));
+        }
+    }
+    let need = |flag: &str, ok: bool, why: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(FitError::Usage(format!(
+                "`fit {}` needs {flag} {why}",
+                model.name()
+            )))
+        }
+    };
+    match model {
+        Logrank => need(
+            "--group",
+            args.group.is_some(),
+            "(the column whose groups are compared)",
+        )?,
+        Cox | Finegray => need(
+            "--covariates",
+            args.covariates.is_some(),
+            "(e.g. --covariates age,sex:cat)",
+        )?,
+        Mcf => need(
+            "--id",
+            args.id.is_some(),
+            "(the subject column; each subject's rows are its spells)",
+        )?,
+        _ => {}
+    }
+    if model == Mcf && args.conf_type == Some(ConfTypeArg::LogLog) {
+        return Err(FitError::Usage(
+            "`fit mcf` takes --conf-type plain or log".into(),
+        ));
+    }
+    if !(args.conf_level.is_finite() && args.conf_level > 0.0 && args.conf_level < 1.0) {
+        return Err(FitError::Usage(format!(
+            "--conf-level {} must lie strictly between 0 and 1 (e.g. 0.95)",
+            args.conf_level
+        )));
+    }
+    if let Some(t) = args.tau
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(FitError::Usage(format!("--tau {t} must be a time > 0")));
+    }
+    if let Some(t) = args.times.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+        return Err(FitError::Usage(format!("--times: {t} is not a time >= 0")));
+    }
+    Ok(())
+}
