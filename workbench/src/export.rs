@@ -83,7 +83,11 @@ pub fn export_release(
     let mut written = Vec::with_capacity(tables.len());
     for t in tables {
         let file = out.join(format!("{}.{}", t.name, format.extension()));
-        let cols: Vec<&str> = t.file_columns().map(|c| c.name).collect();
+        // Case files leave `release_id` to the importer; the register row names its release.
+        let cols: Vec<&str> = match t.kind {
+            TableKind::Release => t.columns.iter().map(|c| c.name).collect(),
+            _ => t.file_columns().map(|c| c.name).collect(),
+        };
         let order: Vec<&str> = t
             .key
             .iter()

@@ -96,10 +96,14 @@ fn crosstab(
     row_header: &str,
     row_expr: &str,
 ) -> anyhow::Result<CountTable> {
+    // Each child counts once, in the year of their first entry in this release (a child whose
+    // first episode predates the extract enters with episode_seq > 1).
     let sql = format!(
-        "SELECT {row_expr} AS row_label, CAST(year(e.entry_date) AS TEXT) AS col_label, count(DISTINCT e.child_pid) \
-         FROM episode e JOIN centre c ON c.centre_id = e.centre_id \
-         WHERE e.release_id = ? AND e.episode_seq = 1 GROUP BY ALL ORDER BY 1, 2"
+        "WITH first AS (SELECT e.child_pid, e.entry_date, e.centre_id, \
+             row_number() OVER (PARTITION BY e.child_pid ORDER BY e.entry_date, e.episode_seq, e.episode_id) AS k \
+             FROM episode e WHERE e.release_id = ?) \
+         SELECT {row_expr} AS row_label, CAST(year(e.entry_date) AS TEXT) AS col_label, count(*) \
+         FROM first e JOIN centre c ON c.centre_id = e.centre_id WHERE e.k = 1 GROUP BY ALL ORDER BY 1, 2"
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();

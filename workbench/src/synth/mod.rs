@@ -84,6 +84,8 @@ pub enum SynthError {
     Write(String, duckdb::Error),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
+    #[error("the generated release fails validation (a generator bug): {0}")]
+    Invalid(#[from] crate::validate::CheckError),
 }
 
 /// What to generate.
@@ -317,9 +319,9 @@ pub fn generate_into_store(
         app.flush()
             .map_err(|e| SynthError::Write("truth.cif".into(), e))?;
     }
-    // ---- VALIDATION HOOK ----
-    // The release's integrity checks (crate::validate) go here, on `tx`, before the commit, so a
-    // release that fails validation is rolled back like any other error.
+    // The same integrity checks as an import, before the commit: a release that fails them is
+    // rolled back like any other error.
+    crate::validate::check_release(&tx, &opts.release_id)?;
     tx.commit()?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
