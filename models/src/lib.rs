@@ -3,19 +3,19 @@
 //! Every estimator here is checked against R's `survival` package through committed fixtures
 //! (`models/tests/r/*.R` regenerates them) and against known truth in simulation tests.
 
-pub mod error;
 pub mod dist;
+pub mod error;
 
 // Non-parametric estimators.
+pub mod aalen_johansen;
 pub mod km;
 pub mod logrank;
-pub mod aalen_johansen;
-pub mod rmst;
 pub mod mcf;
+pub mod rmst;
 
 // Regression.
-pub mod design;
 pub mod cox;
+pub mod design;
 pub mod finegray;
 
 pub use error::ModelError;
