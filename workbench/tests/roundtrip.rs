@@ -28,8 +28,8 @@ fn workbench(args: &[&str]) -> String {
 }
 
 fn hash_of(store: &Path, release: &str) -> String {
-    let s = Store::open(store).unwrap();
-    release_hash(s.conn(), release).unwrap().release
+    let s = Store::open(store).expect("open store");
+    release_hash(s.conn(), release).expect("hash").release
 }
 
 #[test]
