@@ -98,6 +98,8 @@ pub struct HazardAt {
     pub n_event: f64,
     pub cumulative_hazard: f64,
     pub std_err: f64,
+    /// Band of the cumulative hazard H (R's `summary` has none): `plain` H ± z·se (floored at
+    /// 0); `log` and `log-log` H·exp(±z·se/H).
     pub lower: Option<f64>,
     pub upper: Option<f64>,
 }
