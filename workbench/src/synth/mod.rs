@@ -283,6 +283,11 @@ pub fn generate_into_store(
     let started = Instant::now();
     let ctx = Ctx::new(opts.effective.config.clone(), opts.seed, opts.children)?;
     let extract = ctx.extract;
+    // Bounded memory at any N: DuckDB keeps an uncommitted release in its buffer pool, which by
+    // default may grow to 80% of RAM; cap it so the rest spills to DuckDB's temporary files.
+    store
+        .conn()
+        .execute_batch("SET memory_limit = '1GB'; SET preserve_insertion_order = false")?;
     let tx = store.conn_mut().transaction()?;
     let mut summary = {
         let mut sink = DuckSink::new(&tx, &opts.release_id)?;
