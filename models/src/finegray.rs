@@ -92,17 +92,7 @@ pub struct FineGrayFit {
 
 fn validate(data: &CompetingRisksData<'_>) -> Result<(), ModelError> {
     let n = data.time.len();
-    let check = |name: &str, len: usize| {
-        if len == n {
-            Ok(())
-        } else {
-            Err(ModelError::LengthMismatch {
-                column: name.into(),
-                expected: n,
-                found: len,
-            })
-        }
-    };
+    let check = |name: &str, len: usize| crate::km::check_length(name, n, len);
     check("cause", data.cause.len())?;
     check("covariates", data.x.nrows())?;
     if let Some(w) = data.weights {

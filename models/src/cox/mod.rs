@@ -308,17 +308,7 @@ pub fn fit(data: &CoxData<'_>, options: &CoxOptions) -> Result<CoxFit, ModelErro
 
 fn validate(data: &CoxData<'_>) -> Result<(), ModelError> {
     let n = data.n();
-    let check = |name: &str, len: usize| {
-        if len == n {
-            Ok(())
-        } else {
-            Err(ModelError::LengthMismatch {
-                column: name.into(),
-                expected: n,
-                found: len,
-            })
-        }
-    };
+    let check = |name: &str, len: usize| crate::km::check_length(name, n, len);
     check("event", data.event.len())?;
     check("covariates", data.x.nrows())?;
     if let Some(s) = data.start {
