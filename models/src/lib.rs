@@ -18,4 +18,7 @@ pub mod cox;
 pub mod design;
 pub mod finegray;
 
+// Comparison of groups: propensity score, weighting, matching, balance, adjusted outcomes.
+pub mod propensity;
+
 pub use error::ModelError;

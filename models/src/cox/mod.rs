@@ -36,7 +36,7 @@
 
 mod concordance;
 mod engine;
-mod linalg;
+pub(crate) mod linalg;
 mod newton;
 mod residuals;
 mod survfit;
