@@ -19,6 +19,9 @@ pub mod design;
 pub mod finegray;
 
 // Comparison of groups: propensity score, weighting, matching, balance, adjusted outcomes.
+pub mod balance;
+pub mod matching;
 pub mod propensity;
+pub mod weighting;
 
 pub use error::ModelError;

@@ -155,8 +155,7 @@ impl<'a> PropensityData<'a> {
         }
         if w1 <= 0.0 || w0 <= 0.0 {
             return Err(ModelError::Unsupported(
-                "the outcome takes one value only: both groups need rows of positive weight"
-                    .into(),
+                "the outcome takes one value only: both groups need rows of positive weight".into(),
             ));
         }
         Ok(())
@@ -329,7 +328,11 @@ fn sums(data: &PropensityData<'_>, beta: &[f64], with_info: bool) -> Sums {
         .into_par_iter()
         .map(|c| {
             let mut s = Sums {
-                info: if with_info { vec![0.0; p * p] } else { Vec::new() },
+                info: if with_info {
+                    vec![0.0; p * p]
+                } else {
+                    Vec::new()
+                },
                 score: vec![0.0; p],
                 loglik: 0.0,
             };
@@ -366,7 +369,11 @@ fn sums(data: &PropensityData<'_>, beta: &[f64], with_info: bool) -> Sums {
         })
         .collect();
     let mut total = Sums {
-        info: if with_info { vec![0.0; p * p] } else { Vec::new() },
+        info: if with_info {
+            vec![0.0; p * p]
+        } else {
+            Vec::new()
+        },
         score: vec![0.0; p],
         loglik: 0.0,
     };
@@ -525,7 +532,9 @@ pub fn logistic_regression(
         if !cand_obj.is_finite() {
             break;
         }
-        let max_step = step.iter().fold(0.0_f64, |m, v| m.max((factor_h * v).abs()));
+        let max_step = step
+            .iter()
+            .fold(0.0_f64, |m, v| m.max((factor_h * v).abs()));
         if max_step > last_step && iterations > 3 {
             step_growth += 1;
         }
@@ -739,7 +748,11 @@ pub fn overlap_histogram(
             return Err(invalid(i, format!("score {s} is not in [0, 1]")));
         }
         let k = ((s * bins as f64) as usize).min(bins - 1);
-        let (counts, range) = if g { (&mut t, &mut tr) } else { (&mut c, &mut cr) };
+        let (counts, range) = if g {
+            (&mut t, &mut tr)
+        } else {
+            (&mut c, &mut cr)
+        };
         counts[k] += 1;
         range.0 = range.0.min(s);
         range.1 = range.1.max(s);
@@ -747,7 +760,13 @@ pub fn overlap_histogram(
     let share = |v: &[usize]| {
         let total: usize = v.iter().sum();
         v.iter()
-            .map(|&x| if total > 0 { x as f64 / total as f64 } else { 0.0 })
+            .map(|&x| {
+                if total > 0 {
+                    x as f64 / total as f64
+                } else {
+                    0.0
+                }
+            })
             .collect::<Vec<f64>>()
     };
     Ok(OverlapHistogram {
