@@ -1,0 +1,214 @@
+//! The study compiler: a validated protocol becomes parameterised DuckDB SQL, one named CTE per
+//! cohort rule, and one statement per derived dataset. No value from a protocol is spliced into
+//! SQL text: codes, dates and numbers are bound as `$n` parameters.
+//!
+//! The statements run in order on one connection:
+//! 1. [`Compiled::cohort`] creates the temporary table `study_cohort` (one row per entry episode,
+//!    with its covariates and comparison group),
+//! 2. [`Compiled::chain`] creates `study_chain` (each entry episode and the episodes that continue
+//!    it after a transfer between centres) and `study_followup` (how follow-up can end),
+//! 3. [`Compiled::attrition`] counts children and episodes after each rule,
+//! 4. each [`CompiledOutcome::sql`] selects one outcome's analysis dataset.
+
+mod cohort;
+mod outcome;
+
+use serde::Serialize;
+
+use crate::outcomes::Outcome;
+use crate::protocol::Protocol;
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// The parameters of one statement, numbered from 1 in order of appearance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Params {
+    pub values: Vec<Param>,
+}
+
+impl Params {
+    fn push(&mut self, p: Param) -> String {
+        self.values.push(p);
+        format!("${}", self.values.len())
+    }
+    /// A text placeholder.
+    pub fn text(&mut self, v: &str) -> String {
+        self.push(Param::Text(v.to_string()))
+    }
+    /// An integer placeholder (cast, so DuckDB types date arithmetic as days).
+    pub fn int(&mut self, v: i64) -> String {
+        format!("CAST({} AS INTEGER)", self.push(Param::Int(v)))
+    }
+    /// A real placeholder.
+    pub fn float(&mut self, v: f64) -> String {
+        format!("CAST({} AS DOUBLE)", self.push(Param::Float(v)))
+    }
+    /// A date placeholder (`YYYY-MM-DD` text cast to DATE).
+    pub fn date(&mut self, v: &str) -> String {
+        format!("CAST({} AS DATE)", self.push(Param::Text(v.to_string())))
+    }
+    /// `($a, $b, ...)` for an IN list.
+    pub fn list(&mut self, values: &[String]) -> String {
+        let items: Vec<String> = values.iter().map(|v| self.text(v)).collect();
+        format!("({})", items.join(", "))
+    }
+}
+
+/// One SQL statement with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Params,
+}
+
+/// One step of the attrition table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// `entry` for the entry step, else the rule's name.
+    pub name: String,
+    /// The CTE holding the episodes that remain after this step.
+    pub cte: String,
+    /// Whether the rule removes (rather than keeps) what it describes.
+    pub exclude: bool,
+}
+
+/// One outcome's dataset statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompiledOutcome {
+    pub outcome: Outcome,
+    pub statement: Statement,
+}
+
+/// A protocol compiled for one release.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compiled {
+    pub release_id: String,
+    pub steps: Vec<Step>,
+    pub cohort: Statement,
+    pub chain: Vec<Statement>,
+    pub attrition: Statement,
+    pub outcomes: Vec<CompiledOutcome>,
+    /// Covariate columns of `study_cohort` (`cov_<name>`), in protocol order, and the design
+    /// specifications the models take (`name`, `name:cat=LEVEL`).
+    pub covariates: Vec<CovariateColumn>,
+}
+
+/// A covariate as a column of the datasets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CovariateColumn {
+    /// The protocol's name (`form_NEGL`, `community`).
+    pub name: String,
+    /// Column name in the datasets.
+    pub column: String,
+    pub categorical: bool,
+    /// Reference level of a categorical covariate (`name:cat=LEVEL`).
+    pub reference: Option<String>,
+}
+
+/// Columns every dataset starts with, in order (the covariates follow).
+pub const KEY_COLUMNS: &[&str] = &["episode_id", "child_pid", "family_pid", "centre_id", "grp"];
+
+/// Columns every dataset ends with, in order (see the `outcome` module for their meaning).
+pub const VALUE_COLUMNS: &[&str] = &[
+    "t_start",
+    "t_stop",
+    "status",
+    "treated",
+    "complete_window",
+    "baseline",
+    "followup",
+    "improved",
+    "recovered",
+    "sustained",
+    "events",
+    "exposure_days",
+];
+
+/// Compiles `protocol` for `release_id` (the protocol's own release, or the store's default).
+pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
+    let covariates = covariate_columns(protocol);
+    let (cohort, steps) = cohort::cohort_statement(protocol, release_id, &covariates);
+    let attrition = cohort::attrition_statement(protocol, release_id, &steps);
+    let chain = cohort::chain_statements(protocol, release_id);
+    let outcomes = protocol
+        .resolved_outcomes()
+        .into_iter()
+        .map(|o| CompiledOutcome {
+            statement: outcome::statement(protocol, &o, &covariates),
+            outcome: o,
+        })
+        .collect();
+    Compiled {
+        release_id: release_id.to_string(),
+        steps,
+        cohort,
+        chain,
+        attrition,
+        outcomes,
+        covariates,
+    }
+}
+
+/// The statement telling which step admitted or excluded one child (`study why`).
+pub fn why_statement(protocol: &Protocol, release_id: &str, child_pid: &str) -> (Statement, Vec<Step>) {
+    cohort::why_statement(protocol, release_id, child_pid)
+}
+
+fn covariate_columns(protocol: &Protocol) -> Vec<CovariateColumn> {
+    protocol
+        .covariates
+        .iter()
+        .map(|spec| {
+            let (name, modifier) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+            CovariateColumn {
+                name: name.to_string(),
+                column: format!("cov_{}", name.to_lowercase()),
+                categorical: modifier.starts_with("cat"),
+                reference: modifier.strip_prefix("cat=").map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+impl Compiled {
+    /// Every statement as one readable script with the bound values as comments (`study sql`).
+    pub fn script(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "-- Compiled study for release {}; parameters are bound, shown here as comments.\n\n",
+            self.release_id
+        ));
+        let mut push = |title: &str, s: &Statement| {
+            out.push_str(&format!("-- {title}\n"));
+            for (i, v) in s.params.values.iter().enumerate() {
+                let shown = match v {
+                    Param::Text(t) => format!("'{t}'"),
+                    Param::Int(n) => n.to_string(),
+                    Param::Float(x) => x.to_string(),
+                };
+                out.push_str(&format!("--   ${} = {shown}\n", i + 1));
+            }
+            out.push_str(s.sql.trim());
+            out.push_str(";\n\n");
+        };
+        push("1. the cohort, one CTE per rule", &self.cohort);
+        for s in &self.chain {
+            push("2. follow-up across transfers", s);
+        }
+        push("3. attrition: children and episodes remaining after each step", &self.attrition);
+        for o in &self.outcomes {
+            push(
+                &format!("4. outcome {} ({}): analysis dataset", o.outcome.id, o.outcome.label),
+                &o.statement,
+            );
+        }
+        out
+    }
+}

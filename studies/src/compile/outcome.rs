@@ -1,0 +1,553 @@
+//! Outcome SQL: one statement per outcome of docs/domain.md §5, selecting its analysis dataset
+//! from `study_cohort`, `study_chain`, `study_followup` and the case tables.
+//!
+//! Every dataset has the same columns (NULL where they do not apply), so readers need one shape:
+//! the key columns, the covariates, then `t_start`, `t_stop` (days since the time origin),
+//! `status` (0 censored, k = the outcome's k-th cause), `treated` (the compared intervention in
+//! this interval), `complete_window` (the child can complete the fixed window), `baseline`,
+//! `followup` (phase-3 scores), `improved`, `recovered` (0/1), `events` and `exposure_days`
+//! (rates). Time-to-event ties: an event beats censoring on the same day, and causes rank in
+//! the outcome's order.
+
+use super::{CovariateColumn, Params, Statement};
+use crate::outcomes::Outcome;
+use crate::protocol::{Age18, Origin, Protocol, SafetyDate, Timing};
+
+/// The far future standing in for "never" in LEAST().
+const NEVER: &str = "DATE '9999-12-31'";
+
+/// Restricts an event `e` to the entry episode's transfer chain (or to no episode).
+const IN_CHAIN: &str = "(e.episode_id IS NULL OR e.episode_id IN \
+     (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))";
+
+struct Ctx<'a> {
+    p: &'a Protocol,
+    o: &'a Outcome,
+    params: Params,
+}
+
+impl Ctx<'_> {
+    /// The date safety was reached (any route) for the row `o`, by the outcome's safety-date rule.
+    fn safety_any(&mut self) -> String {
+        format!("LEAST(COALESCE({}, {NEVER}), COALESCE({}, {NEVER}))", self.safety_reached(false), self.placement_safety())
+    }
+
+    /// First `SAFETY_REACHED` in the chain on or after entry; `at_home`: not during a placement.
+    fn safety_reached(&self, at_home: bool) -> String {
+        let date = match self.o.safety_date {
+            SafetyDate::Recorded => "e.event_date".to_string(),
+            SafetyDate::Lower => "COALESCE(e.interval_lower, e.event_date)".to_string(),
+            SafetyDate::Midpoint => "COALESCE(e.interval_lower + CAST(floor((e.event_date - e.interval_lower) / 2) AS INTEGER), e.event_date)".to_string(),
+        };
+        let home = if at_home {
+            " AND NOT EXISTS (SELECT 1 FROM placement pl JOIN episode pe ON pe.release_id = pl.release_id \
+             AND pe.episode_id = pl.episode_id WHERE pl.release_id = e.release_id AND pe.child_pid = e.child_pid \
+             AND pl.start_date <= e.event_date AND (pl.end_date IS NULL OR pl.end_date > e.event_date))"
+        } else {
+            ""
+        };
+        format!(
+            "(SELECT min(GREATEST({date}, o.entry_date)) FROM event e WHERE e.release_id = o.release_id \
+             AND e.child_pid = o.child_pid AND e.event_type = 'SAFETY_REACHED' \
+             AND e.event_date >= o.entry_date AND {IN_CHAIN}{home})"
+        )
+    }
+
+    /// First placement start in the chain with no safety breach within 30 days (safety by removal).
+    fn placement_safety(&self) -> String {
+        format!(
+            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
+             AND e.child_pid = o.child_pid AND e.event_type = 'PLACEMENT_START' \
+             AND e.event_date >= o.entry_date AND {IN_CHAIN} \
+             AND NOT EXISTS (SELECT 1 FROM event b WHERE b.release_id = e.release_id \
+             AND b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
+             AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30))"
+        )
+    }
+
+    fn placement_start(&self) -> String {
+        format!(
+            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
+             AND e.child_pid = o.child_pid AND e.event_type = 'PLACEMENT_START' \
+             AND e.event_date >= o.t0 AND {IN_CHAIN})"
+        )
+    }
+
+    /// Closure of the chain's last episode without safety, for a reason other than "no
+    /// maltreatment found" (which censors), a transfer, moving, 18 or death.
+    fn closed_without_safety(&self) -> String {
+        "CASE WHEN o.end_closure_reason NOT IN ('SAFETY_ACHIEVED', 'NO_MALTREATMENT_FOUND', \
+         'TRANSFER_OTHER_CENTRE', 'MOVED_ABROAD', 'CHILD_18', 'DEATH') THEN o.end_closure_date END"
+            .into()
+    }
+
+    /// The first qualifying re-report after `o.t0` (14-day rule, duplicates flagged upstream
+    /// excluded, the index report itself excluded); `kind`: restrict on report_kind.
+    fn rereport(&mut self, kind: Option<bool>) -> String {
+        let dedup = self.params.int(self.o.dedup_days);
+        let subst = if self.o.substantiated_only || self.o.id == "P2.2" {
+            " AND EXISTS (SELECT 1 FROM report_child_form f WHERE f.release_id = rc.release_id \
+             AND f.report_id = rc.report_id AND f.child_pid = rc.child_pid \
+             AND f.finding IN ('SUBSTANTIATED', 'INDICATED') AND f.finding_date <= o.extract_date)"
+        } else {
+            ""
+        };
+        let kind = match kind {
+            Some(true) => " AND r.report_kind = 'FOLLOW_UP_OPEN'",
+            Some(false) => " AND COALESCE(r.report_kind, '') <> 'FOLLOW_UP_OPEN'",
+            None => "",
+        };
+        format!(
+            "(SELECT min(r.report_date) FROM report_child rc JOIN report r \
+             ON r.release_id = rc.release_id AND r.report_id = rc.report_id \
+             WHERE rc.release_id = o.release_id AND rc.child_pid = o.child_pid \
+             AND rc.is_duplicate_of IS NULL AND rc.report_id <> COALESCE(o.index_report_id, '') \
+             AND r.report_date > o.t0 + {dedup}{subst}{kind})"
+        )
+    }
+
+    fn escalation(&self) -> String {
+        format!(
+            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
+             AND e.child_pid = o.child_pid AND e.event_type IN ('PARQUET_REFERRAL', 'COURT_MEASURE') \
+             AND e.event_date >= o.t0 AND {IN_CHAIN})"
+        )
+    }
+
+    fn first_intervention(&self) -> String {
+        format!(
+            "(SELECT min(x.start_date) FROM intervention x WHERE x.release_id = o.release_id \
+             AND x.intervention_code <> 'ADVICE_ONLY' AND x.start_date >= o.t0 \
+             AND x.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))"
+        )
+    }
+}
+
+/// The statement selecting `o`'s dataset.
+pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> Statement {
+    let mut cx = Ctx {
+        p,
+        o,
+        params: Params::default(),
+    };
+    let cov_cols: String = covs.iter().map(|c| format!(", o.{}", c.column)).collect();
+    let sql = match o.id.as_str() {
+        "P2.3" => recurrent(&mut cx, &cov_cols),
+        "P2.5" => placement_stability(&mut cx, &cov_cols),
+        "P3.1" | "P3.2" | "P3.4" => scores(&mut cx, &cov_cols),
+        _ => time_to_event(&mut cx, &cov_cols),
+    };
+    Statement {
+        sql,
+        params: cx.params,
+    }
+}
+
+/// The `f` CTE: cohort rows with how their follow-up can end.
+fn base() -> &'static str {
+    "f AS (
+  SELECT c.*, s.end_closure_date, s.end_closure_reason, s.left_data_date, s.admin_end,
+         s.death_date, s.tx_start
+    FROM study_cohort c JOIN study_followup s ON s.episode_id = c.episode_id
+)"
+}
+
+/// The time origin and eligibility of a time-to-event or recurrent outcome, as the `o` CTE.
+fn origin(cx: &mut Ctx) -> String {
+    let id = cx.o.id.as_str();
+    let (t0, filter) = match id {
+        "P2.1" | "P2.3" if cx.o.origin == Origin::Safety => {
+            let mut s = cx.safety_any();
+            for col in ["release_id", "child_pid", "entry_date", "episode_id"] {
+                s = s.replace(&format!("o.{col}"), &format!("f.{col}"));
+            }
+            (format!("NULLIF({s}, {NEVER})"), "t0 IS NOT NULL".to_string())
+        }
+        "P2.2" => (
+            "COALESCE((SELECT r.report_date FROM report r WHERE r.release_id = f.release_id \
+             AND r.report_id = f.index_report_id), f.entry_date)"
+                .into(),
+            "EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = o0.release_id \
+             AND x.report_id = o0.index_report_id AND x.child_pid = o0.child_pid \
+             AND x.finding IN ('SUBSTANTIATED', 'INDICATED'))"
+                .to_string(),
+        ),
+        "P2.4" => (
+            "(SELECT min(pl.end_date) FROM placement pl WHERE pl.release_id = f.release_id \
+             AND pl.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = f.episode_id) \
+             AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
+             AND pl.end_date - pl.start_date >= 8 AND NOT pl.is_trial_home_visit)"
+                .into(),
+            "t0 IS NOT NULL AND (d18 IS NULL OR d18 > t0)".to_string(),
+        ),
+        "P3.3" => {
+            let (inst, cut) = (cx.params.text(&cx.o.instrument), cx.params.float(cx.o.cut_off));
+            let worse = if cx.o.higher_is_worse { ">=" } else { "<=" };
+            (
+                format!(
+                    "(SELECT min(a.assessment_date) FROM assessment a WHERE a.release_id = f.release_id \
+                     AND a.child_pid = f.child_pid AND a.instrument_code = {inst} AND a.is_valid \
+                     AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30 \
+                     AND a.score {worse} {cut})"
+                ),
+                "t0 IS NOT NULL".to_string(),
+            )
+        }
+        _ => ("f.entry_date".into(), "TRUE".to_string()),
+    };
+    let filter = filter.replace("t0 ", "o0.t0 ").replace("d18", "o0.d18");
+    format!(
+        "o0 AS (SELECT f.*, {t0} AS t0 FROM f),
+o AS (SELECT * FROM o0 WHERE {filter} AND (o0.d18 IS NULL OR o0.d18 > o0.t0))"
+    )
+}
+
+/// Censoring date of row `o` (administrative, leaving the data, horizon, and the outcome's own).
+fn censor(cx: &mut Ctx) -> String {
+    let mut parts = vec!["o.admin_end".to_string()];
+    let id = cx.o.id.as_str();
+    if id.starts_with("P1") || matches!(id, "P2.1" | "P2.2" | "P2.3" | "P2.4") {
+        parts.push(format!("COALESCE(o.left_data_date, {NEVER})"));
+    }
+    if matches!(id, "P1.1" | "P1.2" | "P1.3") {
+        parts.push(format!(
+            "CASE WHEN o.end_closure_reason = 'NO_MALTREATMENT_FOUND' THEN o.end_closure_date ELSE {NEVER} END"
+        ));
+    }
+    if cx.o.age_18 == Age18::Censor {
+        parts.push(format!("COALESCE(o.d18, {NEVER})"));
+    }
+    let window = match id {
+        "P2.3" | "P2.4" => cx.o.window_days,
+        _ => None,
+    };
+    let horizon = match (cx.p.follow_up.max_days, window) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(h) = horizon {
+        parts.push(format!("o.t0 + {}", cx.params.int(h)));
+    }
+    if id == "P3.3" {
+        let inst = cx.params.text(&cx.o.instrument);
+        parts.push(format!(
+            "COALESCE((SELECT max(a.assessment_date) FROM assessment a WHERE a.release_id = o.release_id \
+             AND a.child_pid = o.child_pid AND a.instrument_code = {inst} AND a.is_valid), o.t0)"
+        ));
+    }
+    format!("LEAST({})", parts.join(", "))
+}
+
+/// The date of each cause of a time-to-event outcome, in the outcome's cause order.
+fn cause_dates(cx: &mut Ctx) -> Vec<String> {
+    let o = cx.o.clone();
+    o.causes
+        .iter()
+        .map(|cause| match (o.id.as_str(), cause.as_str()) {
+            (_, "SAFETY") => cx.safety_any(),
+            (_, "SAFETY_AT_HOME") => cx.safety_reached(true),
+            (_, "PLACEMENT") => cx.placement_start(),
+            (_, "CLOSED_WITHOUT_SAFETY") => cx.closed_without_safety(),
+            (_, "DEATH") => "o.death_date".into(),
+            (_, "AGE_18") => "o.d18".into(),
+            (_, "INTERVENTION") => cx.first_intervention(),
+            (_, "NO_MALTREATMENT_FOUND") => {
+                "CASE WHEN o.end_closure_reason = 'NO_MALTREATMENT_FOUND' THEN o.end_closure_date END".into()
+            }
+            (_, "ESCALATION") => cx.escalation(),
+            (_, "CASE_CLOSED") => "CASE WHEN o.end_closure_reason NOT IN ('TRANSFER_OTHER_CENTRE', \
+                 'MOVED_ABROAD', 'CHILD_18', 'DEATH') THEN o.end_closure_date END"
+                .into(),
+            (_, "REREPORT") | (_, "SUBSTANTIATED_RECURRENCE") => cx.rereport(None),
+            (_, "REREPORT_OPEN") => cx.rereport(Some(true)),
+            (_, "REREPORT_CLOSED") => cx.rereport(Some(false)),
+            (_, "REENTRY") => format!(
+                "(SELECT min(pl.start_date) FROM placement pl JOIN episode pe ON pe.release_id = pl.release_id \
+                 AND pe.episode_id = pl.episode_id WHERE pl.release_id = o.release_id \
+                 AND pe.child_pid = o.child_pid AND pl.start_date > o.t0)"
+            ),
+            (_, "RECOVERY") => {
+                let (inst, cut) = (cx.params.text(&o.instrument), cx.params.float(o.cut_off));
+                let better = if o.higher_is_worse { "<" } else { ">" };
+                format!(
+                    "(SELECT min(a.assessment_date) FROM assessment a WHERE a.release_id = o.release_id \
+                     AND a.child_pid = o.child_pid AND a.instrument_code = {inst} AND a.is_valid \
+                     AND a.assessment_date > o.t0 AND a.score {better} {cut})"
+                )
+            }
+            _ => "CAST(NULL AS DATE)".into(),
+        })
+        .collect()
+}
+
+/// Whether the comparison is an intervention analysed as time-varying ((start, stop] rows).
+fn time_varying(p: &Protocol) -> bool {
+    p.groups.as_ref().is_some_and(|g| {
+        g.intervention.is_some() && g.timing.unwrap_or(Timing::TimeVarying) == Timing::TimeVarying
+    })
+}
+
+/// `treated` for a whole row when the comparison is not time-varying.
+fn treated_fixed(p: &Protocol) -> &'static str {
+    if p.groups.as_ref().is_some_and(|g| g.intervention.is_some()) {
+        "CASE WHEN r.grp = 'treated' THEN 1 ELSE 0 END"
+    } else {
+        "CAST(NULL AS INTEGER)"
+    }
+}
+
+fn complete_window(cx: &mut Ctx) -> String {
+    let id = cx.o.id.as_str();
+    match cx.o.window_days {
+        Some(w) if matches!(id, "P1.3" | "P2.2") => {
+            let lag = if id == "P2.2" { cx.o.maturity_lag_days } else { 0 };
+            let (w1, w2) = (cx.params.int(w + lag), cx.params.int(w));
+            format!("(r.t0 + {w1} <= r.extract_date AND (r.d18 IS NULL OR r.d18 > r.t0 + {w2}))")
+        }
+        _ => "CAST(NULL AS BOOLEAN)".into(),
+    }
+}
+
+const TAIL_NULLS: &str = "CAST(NULL AS DOUBLE) AS baseline, CAST(NULL AS DOUBLE) AS followup, \
+     CAST(NULL AS INTEGER) AS improved, CAST(NULL AS INTEGER) AS recovered, \
+     CAST(NULL AS INTEGER) AS sustained, CAST(NULL AS INTEGER) AS events, CAST(NULL AS DOUBLE) AS exposure_days";
+
+fn time_to_event(cx: &mut Ctx, cov_cols: &str) -> String {
+    let origin = origin(cx);
+    let dates = cause_dates(cx);
+    let cens = censor(cx);
+    let cand: Vec<String> = dates
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{d} AS d{}", i + 1))
+        .collect();
+    let least: Vec<String> = (1..=dates.len())
+        .map(|i| format!("COALESCE(d{i}, {NEVER})"))
+        .collect();
+    let status: Vec<String> = (1..=dates.len())
+        .map(|i| format!("WHEN d{i} IS NOT NULL AND d{i} <= t_end THEN {i}"))
+        .collect();
+    let window = complete_window(cx);
+    let key = format!(
+        "r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
+        cov_cols.replace("o.", "r.")
+    );
+    let rows = if time_varying(cx.p) {
+        // (start, stop] rows: untreated until the intervention starts, treated after.
+        format!(
+            "SELECT {key}, 0.0 AS t_start, CAST(LEAST(r.tx_start - r.t0, r.t_end - r.t0) AS DOUBLE) AS t_stop,
+       0 AS status, 0 AS treated,
+       {window} AS complete_window, {TAIL_NULLS}
+  FROM res r WHERE r.tx_start > r.t0 AND r.tx_start < r.t_end
+UNION ALL
+SELECT {key}, CAST(GREATEST(r.tx_start - r.t0, 0) AS DOUBLE) AS t_start, CAST(r.t_end - r.t0 AS DOUBLE) AS t_stop,
+       r.status, 1 AS treated, {window} AS complete_window, {TAIL_NULLS}
+  FROM res r WHERE r.tx_start < r.t_end
+UNION ALL
+SELECT {key}, 0.0 AS t_start, CAST(r.t_end - r.t0 AS DOUBLE) AS t_stop, r.status, 0 AS treated,
+       {window} AS complete_window, {TAIL_NULLS}
+  FROM res r WHERE r.tx_start IS NULL OR r.tx_start >= r.t_end"
+        )
+    } else {
+        format!(
+            "SELECT {key}, 0.0 AS t_start, CAST(r.t_end - r.t0 AS DOUBLE) AS t_stop, r.status,
+       {} AS treated, {window} AS complete_window, {TAIL_NULLS}
+  FROM res r",
+            treated_fixed(cx.p)
+        )
+    };
+    format!(
+        "WITH {base},
+{origin},
+cand AS (
+  SELECT o.*, {cand},
+         {cens} AS cens
+    FROM o
+),
+ends AS (SELECT cand.*, LEAST({least}, cens) AS t_end FROM cand),
+res AS (
+  SELECT ends.*, CASE {status} ELSE 0 END AS status
+    FROM ends WHERE t_end >= t0
+)
+SELECT * FROM (
+{rows}
+) dataset
+ORDER BY child_pid, episode_id, t_start",
+        base = base(),
+        cand = cand.join(",\n         "),
+        least = least.join(", "),
+        status = status.join(" "),
+    )
+}
+
+/// P2.3: every qualifying re-report (each more than `dedup_days` after the previous counted one)
+/// up to the window, as counting-process rows.
+fn recurrent(cx: &mut Ctx, cov_cols: &str) -> String {
+    let origin = origin(cx);
+    let cens = censor(cx);
+    let dedup = cx.params.int(cx.o.dedup_days);
+    let dedup2 = cx.params.int(cx.o.dedup_days);
+    let subst = if cx.o.substantiated_only {
+        " AND EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = rc.release_id \
+         AND x.report_id = rc.report_id AND x.child_pid = rc.child_pid \
+         AND x.finding IN ('SUBSTANTIATED', 'INDICATED') AND x.finding_date <= o.extract_date)"
+    } else {
+        ""
+    };
+    let key = format!(
+        "r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
+        cov_cols.replace("o.", "r.")
+    );
+    format!(
+        "WITH RECURSIVE {base},
+{origin},
+ends AS (
+  SELECT o.*, LEAST({cens}, COALESCE(o.death_date, {NEVER})) AS t_end FROM o
+),
+reports AS (
+  SELECT o.episode_id AS k, r.report_date AS d
+    FROM ends o JOIN report_child rc ON rc.release_id = o.release_id AND rc.child_pid = o.child_pid
+    JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
+   WHERE rc.is_duplicate_of IS NULL AND rc.report_id <> COALESCE(o.index_report_id, '')
+     AND r.report_date > o.t0 + {dedup} AND r.report_date <= o.t_end{subst}
+),
+counted (k, d) AS (
+  SELECT k, min(d) FROM reports GROUP BY k
+  UNION ALL
+  SELECT c.k, (SELECT min(r.d) FROM reports r WHERE r.k = c.k AND r.d > c.d + {dedup2})
+    FROM counted c
+   WHERE EXISTS (SELECT 1 FROM reports r WHERE r.k = c.k AND r.d > c.d + {dedup2})
+),
+marks AS (
+  SELECT o.*, c.d AS mark, 1 AS status FROM ends o JOIN counted c ON c.k = o.episode_id
+  UNION ALL
+  SELECT o.*, o.t_end AS mark, 0 AS status FROM ends o
+   WHERE o.t_end > COALESCE((SELECT max(c.d) FROM counted c WHERE c.k = o.episode_id), o.t0)
+),
+gaps AS (
+  SELECT m.*, LAG(m.mark) OVER (PARTITION BY m.episode_id ORDER BY m.mark, m.status DESC) AS prev
+    FROM marks m
+)
+SELECT * FROM (
+SELECT {key}, CAST(COALESCE(r.prev, r.t0) - r.t0 AS DOUBLE) AS t_start,
+       CAST(r.mark - r.t0 AS DOUBLE) AS t_stop, r.status, {treated} AS treated,
+       CAST(NULL AS BOOLEAN) AS complete_window, {TAIL_NULLS}
+  FROM gaps r WHERE r.t_end >= r.t0
+) dataset
+ORDER BY child_pid, episode_id, t_start",
+        base = base(),
+        treated = treated_fixed(cx.p),
+    )
+}
+
+/// P2.5: moves and days in care over the placements of the chain (trial home visits and
+/// runaways excluded; days after 18 not counted; the initial removal is not a move).
+fn placement_stability(cx: &mut Ctx, cov_cols: &str) -> String {
+    let _ = &cx.params;
+    let key = format!(
+        "o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}"
+    );
+    format!(
+        "WITH {base},
+o AS (SELECT f.*, f.entry_date AS t0 FROM f),
+spells AS (
+  SELECT o.episode_id AS k, pl.start_date AS s,
+         LEAST(COALESCE(pl.end_date, o.admin_end), o.admin_end, COALESCE(o.d18, {NEVER}),
+               COALESCE(o.death_date, {NEVER})) AS e, o.child_pid, o.release_id
+    FROM o JOIN placement pl ON pl.release_id = o.release_id
+   WHERE pl.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id)
+     AND pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
+     AND COALESCE(pl.exit_reason, '') <> 'RUNAWAY'
+),
+per_child AS (
+  SELECT sp.k, sum(GREATEST(sp.e - sp.s, 0)) AS days,
+         sum((SELECT count(*) FROM event m WHERE m.release_id = sp.release_id
+               AND m.child_pid = sp.child_pid AND m.event_type = 'PLACEMENT_MOVE'
+               AND m.event_date > sp.s AND m.event_date <= sp.e)) AS moves
+    FROM spells sp GROUP BY sp.k
+)
+SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
+       CAST(NULL AS INTEGER) AS status, {treated} AS treated, CAST(NULL AS BOOLEAN) AS complete_window,
+       CAST(NULL AS DOUBLE) AS baseline, CAST(NULL AS DOUBLE) AS followup,
+       CAST(NULL AS INTEGER) AS improved, CAST(NULL AS INTEGER) AS recovered,
+       CAST(NULL AS INTEGER) AS sustained, CAST(pc.moves AS INTEGER) AS events, CAST(pc.days AS DOUBLE) AS exposure_days
+  FROM o JOIN per_child pc ON pc.k = o.episode_id
+ WHERE pc.days > 0
+ ORDER BY o.child_pid, o.episode_id",
+        base = base(),
+        treated = treated_fixed(cx.p).replace("r.", "o."),
+    )
+}
+
+/// P3.1, P3.2, P3.4: baseline (within ±30 days of entry, closest) and follow-up wave scores
+/// (closest to the wave's target day within its tolerance) on one instrument.
+fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
+    let o = cx.o.clone();
+    let (target, tol) = o.wave_window();
+    let inst = cx.params.text(&o.instrument);
+    let inst2 = cx.params.text(&o.instrument);
+    let (target, tol) = (cx.params.int(target), cx.params.int(tol));
+    let cut = cx.params.float(o.cut_off);
+    let cut2 = cx.params.float(o.cut_off);
+    let rci = cx.params.float(o.reliable_change);
+    let (worse, better, gain) = if o.higher_is_worse {
+        (">=", "<", "s.baseline - s.followup")
+    } else {
+        ("<=", ">", "s.followup - s.baseline")
+    };
+    let eligible = if o.id == "P3.1" {
+        "TRUE".to_string()
+    } else {
+        format!("s.baseline {worse} {cut2}")
+    };
+    let p34 = if o.id == "P3.4" {
+        let dedup = cx.params.int(o.dedup_days);
+        let window = cx.params.int(o.window_days.unwrap_or(365));
+        format!(
+            ",
+       CASE WHEN s.followup IS NULL THEN NULL
+            WHEN s.followup {better} {cut} AND NOT EXISTS (
+              SELECT 1 FROM report_child rc JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
+               WHERE rc.release_id = s.release_id AND rc.child_pid = s.child_pid AND rc.is_duplicate_of IS NULL
+                 AND rc.report_id <> COALESCE(s.index_report_id, '')
+                 AND r.report_date > s.entry_date + {dedup} AND r.report_date <= s.entry_date + {window}
+                 AND EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = rc.release_id
+                   AND x.report_id = rc.report_id AND x.child_pid = rc.child_pid
+                   AND x.finding IN ('SUBSTANTIATED', 'INDICATED') AND x.finding_date <= s.extract_date))
+            THEN 1 ELSE 0 END AS sustained"
+        )
+    } else {
+        ", CAST(NULL AS INTEGER) AS sustained".into()
+    };
+    let key = format!(
+        "s.episode_id, s.child_pid, s.family_pid, s.centre_id, s.grp{}",
+        cov_cols.replace("o.", "s.")
+    );
+    format!(
+        "WITH {base},
+b AS (
+  SELECT f.*,
+         (SELECT a.score FROM assessment a WHERE a.release_id = f.release_id AND a.child_pid = f.child_pid
+             AND a.instrument_code = {inst} AND a.is_valid
+             AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30
+           ORDER BY abs(a.assessment_date - f.entry_date), a.assessment_date, a.assessment_id LIMIT 1) AS baseline,
+         (SELECT a.score FROM assessment a WHERE a.release_id = f.release_id AND a.child_pid = f.child_pid
+             AND a.instrument_code = {inst2} AND a.is_valid
+             AND a.assessment_date BETWEEN f.entry_date + {target} - {tol} AND f.entry_date + {target} + {tol}
+           ORDER BY abs(a.assessment_date - (f.entry_date + {target})), a.assessment_date, a.assessment_id LIMIT 1) AS followup
+    FROM f
+),
+s AS (SELECT * FROM b WHERE baseline IS NOT NULL)
+SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
+       CAST(NULL AS INTEGER) AS status, {treated} AS treated, CAST(NULL AS BOOLEAN) AS complete_window,
+       CAST(s.baseline AS DOUBLE) AS baseline, CAST(s.followup AS DOUBLE) AS followup,
+       CASE WHEN s.followup IS NULL THEN NULL WHEN {gain} >= {rci} THEN 1 ELSE 0 END AS improved,
+       CASE WHEN s.followup IS NULL THEN NULL WHEN s.followup {better} {cut} THEN 1 ELSE 0 END AS recovered{p34},
+       CAST(NULL AS INTEGER) AS events, CAST(NULL AS DOUBLE) AS exposure_days
+  FROM s
+ WHERE {eligible}
+ ORDER BY s.child_pid, s.episode_id",
+        base = base(),
+        treated = treated_fixed(cx.p).replace("r.", "s."),
+    )
+}
