@@ -56,14 +56,15 @@ impl PrivacyPolicy {
 }
 
 /// A count after the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GatedCount {
     /// Published as is.
     Shown(u64),
     /// Fewer than k children (primary suppression).
     BelowK,
-    /// Hidden so that a small cell cannot be recomputed from the totals (complementary suppression).
+    /// Hidden so that a small cell cannot be recomputed from the totals (complementary
+    /// suppression), or a small cell whose `<k` marker would give it away. Says nothing about size.
     Hidden,
 }
 
@@ -94,6 +95,15 @@ impl fmt::Display for GatedDisplay {
     }
 }
 
+mod audit;
+mod curve;
+
+pub use audit::{
+    AttritionStep, AttritionTable, Audit, AuditError, AuditReport, AuditedBundle, Entry,
+    GatedAttrition, GatedAttritionStep, GatedOutput, Quantity, TableRef,
+};
+pub use curve::{CurveEnd, CurveError, CurveRow, PublishedCurve, PublishedStep};
+
 /// A gate with threshold k.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gate {
@@ -112,7 +122,7 @@ pub struct CountTable {
 }
 
 /// A table after the gate, totals included as the last row and column.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GatedTable {
     pub title: String,
     pub row_header: String,
@@ -124,96 +134,39 @@ pub struct GatedTable {
 }
 
 impl Gate {
-    /// Gates one table of counts, with totals.
+    /// Gates one table of counts, with totals: a bundle of one table ([`Audit`]).
     pub fn table(&self, t: &CountTable) -> GatedTable {
-        let nr = t.rows.len();
+        // A ragged table is read with missing cells as zero.
         let nc = t.columns.len();
-        // The extended table: cells, row totals in the last column, column totals in the last row.
-        let mut v = vec![vec![0u64; nc + 1]; nr + 1];
-        for r in 0..nr {
-            for c in 0..nc {
-                let x = t
-                    .cells
-                    .get(r)
-                    .and_then(|row| row.get(c))
-                    .copied()
-                    .unwrap_or(0);
-                v[r][c] = x;
-                v[r][nc] += x;
-                v[nr][c] += x;
-                v[nr][nc] += x;
-            }
-        }
-        let hidden = self.suppress(&v);
-        let cells = (0..=nr)
-            .map(|r| {
-                (0..=nc)
-                    .map(|c| match hidden[r][c] {
-                        Some(Suppression::Primary) => GatedCount::BelowK,
-                        Some(Suppression::Complementary) => GatedCount::Hidden,
-                        None => GatedCount::Shown(v[r][c]),
-                    })
-                    .collect()
-            })
-            .collect();
-        GatedTable {
-            title: t.title.clone(),
-            row_header: t.row_header.clone(),
-            rows: t.rows.clone(),
-            columns: t.columns.clone(),
-            cells,
-            k: self.k,
-        }
-    }
-
-    fn suppress(&self, v: &[Vec<u64>]) -> Vec<Vec<Option<Suppression>>> {
-        let nr = v.len();
-        let nc = v.first().map_or(0, Vec::len);
-        let mut hidden: Vec<Vec<Option<Suppression>>> = v
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|&x| (x > 0 && x < self.k).then_some(Suppression::Primary))
-                    .collect()
-            })
-            .collect();
-        // Lines of the extended table: every row and every column (the totals are the last entry).
-        let mut lines: Vec<Vec<(usize, usize)>> =
-            (0..nr).map(|r| (0..nc).map(|c| (r, c)).collect()).collect();
-        lines.extend((0..nc).map(|c| (0..nr).map(|r| (r, c)).collect()));
-        // Each pass hides at least one more entry or stops, so this ends within nr * nc passes.
-        loop {
-            let mut changed = false;
-            for line in &lines {
-                let hidden_here: Vec<_> = line
-                    .iter()
-                    .filter(|&&(r, c)| hidden[r][c].is_some())
-                    .collect();
-                if hidden_here.is_empty() {
-                    continue;
-                }
-                // With the line's total published, the hidden entries' sum is known: it must not be small.
-                let total = *line.last().unwrap_or(&(0, 0));
-                let hidden_sum: u64 = hidden_here.iter().map(|&&(r, c)| v[r][c]).sum();
-                let sum_known = hidden[total.0][total.1].is_none();
-                let exposed =
-                    hidden_here.len() == 1 || (sum_known && hidden_sum > 0 && hidden_sum < self.k);
-                if !exposed {
-                    continue;
-                }
-                // Hide the smallest published positive entry of this line, interior cells before the total.
-                let pick = line
-                    .iter()
-                    .filter(|&&(r, c)| hidden[r][c].is_none())
-                    .min_by_key(|&&(r, c)| ((r, c) == total, v[r][c] == 0, v[r][c]));
-                if let Some(&(r, c)) = pick {
-                    hidden[r][c] = Some(Suppression::Complementary);
-                    changed = true;
-                }
-            }
-            if !changed {
-                return hidden;
-            }
+        let square = CountTable {
+            cells: (0..t.rows.len())
+                .map(|r| {
+                    (0..nc)
+                        .map(|c| {
+                            t.cells
+                                .get(r)
+                                .and_then(|row| row.get(c))
+                                .copied()
+                                .unwrap_or(0)
+                        })
+                        .collect()
+                })
+                .collect(),
+            ..t.clone()
+        };
+        let mut audit = Audit::new(*self);
+        let gated = audit.add_table(&square).ok().map(|_| audit.run());
+        match gated.and_then(|b| b.outputs.into_iter().next()) {
+            Some(GatedOutput::Table(g)) => g,
+            // Unreachable (the table is square); publish nothing rather than panic.
+            _ => GatedTable {
+                title: t.title.clone(),
+                row_header: t.row_header.clone(),
+                rows: t.rows.clone(),
+                columns: t.columns.clone(),
+                cells: vec![vec![GatedCount::Hidden; nc + 1]; t.rows.len() + 1],
+                k: self.k,
+            },
         }
     }
 
@@ -230,12 +183,6 @@ impl Gate {
     pub fn display(&self, count: GatedCount) -> GatedDisplay {
         GatedDisplay { count, k: self.k }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Suppression {
-    Primary,
-    Complementary,
 }
 
 impl GatedTable {
