@@ -19,7 +19,9 @@ pub mod design;
 pub mod finegray;
 
 // Comparison of groups: propensity score, weighting, matching, balance, adjusted outcomes.
+pub mod adjusted;
 pub mod balance;
+pub mod diagnostics;
 pub mod matching;
 pub mod propensity;
 pub mod weighting;

@@ -455,7 +455,7 @@ pub fn logistic_regression(
             "conf_level must lie in (0, 1)".into(),
         ));
     }
-    if !(options.eps > 0.0) || options.max_iter == 0 {
+    if options.eps.is_nan() || options.eps <= 0.0 || options.max_iter == 0 {
         return Err(ModelError::Unsupported(
             "eps must be > 0 and max_iter >= 1".into(),
         ));
