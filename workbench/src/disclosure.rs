@@ -5,8 +5,14 @@
 //! extended table (each row with its total, each column with its total, the totals row and column)
 //! until no line has exactly one hidden entry (which its line would give back by subtraction) and,
 //! where a line's total is published, its hidden entries do not add up to less than k (which would
-//! reveal that they are all small).
+//! reveal that they are all small) and include an `x`; finally no small entry may be fixed by the
+//! table as a whole (linear algebra and an exact integer search; see [`Audit`]).
 //! Zero is published: it is not a small group of children.
+//!
+//! [`Audit`] gates all count tables of one results bundle together (a table's total that is also
+//! the attrition table's last count is one quantity); [`Gate::curve`] coarsens a survival or
+//! cumulative-incidence curve so that no step reveals fewer than k children. `Gate::table` is an
+//! audit of a single table.
 
 use std::fmt;
 

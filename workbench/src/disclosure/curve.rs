@@ -155,21 +155,21 @@ impl Gate {
         // Rules 1–3, greedy.
         let mut groups: Vec<(usize, usize)> = Vec::new();
         let mut a = 0;
-        'steps: while a < usable {
+        while a < usable {
             let n = risk_at(a);
             let mut e = 0;
-            for b in a..usable {
+            let close = (a..usable).find(|&b| {
                 e += rows[b].n_event;
-                if e >= k {
-                    let c = n - e - risk_after(b);
-                    if c == 0 || c >= k {
-                        groups.push((a, b));
-                        a = b + 1;
-                        continue 'steps;
-                    }
+                let c = n.saturating_sub(e).saturating_sub(risk_after(b));
+                e >= k && (c == 0 || c >= k)
+            });
+            match close {
+                Some(b) => {
+                    groups.push((a, b));
+                    a = b + 1;
                 }
+                None => break,
             }
-            break;
         }
         // Rule 4.
         let mut last_hidden = false;
@@ -180,7 +180,7 @@ impl Gate {
             }
             let n = risk_at(a);
             let e: u64 = rows[a..=b].iter().map(|r| r.n_event).sum();
-            if n - e >= k {
+            if n.saturating_sub(e) >= k {
                 last_hidden = true;
                 break;
             }
@@ -195,7 +195,7 @@ impl Gate {
             .map(|(j, &(a, b))| {
                 let n = risk_at(a);
                 let e: u64 = rows[a..=b].iter().map(|r| r.n_event).sum();
-                let c = n - e - risk_after(b);
+                let c = n.saturating_sub(e).saturating_sub(risk_after(b));
                 // The step sits at its last event time (rows after it in the group only censor).
                 let at = (a..=b).rev().find(|&i| rows[i].n_event > 0).unwrap_or(b);
                 let r = rows[at];
@@ -246,10 +246,10 @@ fn check(n_start: u64, rows: &[CurveRow]) -> Result<(), CurveError> {
         if leaving.is_none_or(|l| l > r.n_risk) {
             return Err(CurveError::MoreLeavingThanAtRisk { row: i });
         }
-        if let Some(next) = rows.get(i + 1) {
-            if next.n_risk > r.n_risk - r.n_event - r.n_censor {
-                return Err(CurveError::RiskSetGrows { row: i + 1 });
-            }
+        if let Some(next) = rows.get(i + 1)
+            && next.n_risk > r.n_risk - r.n_event - r.n_censor
+        {
+            return Err(CurveError::RiskSetGrows { row: i + 1 });
         }
     }
     Ok(())
