@@ -87,7 +87,8 @@ pub struct OutcomeResult {
     pub at_times: Vec<PointEstimate>,
     pub medians: Vec<Median>,
     pub logrank: Option<Test>,
-    pub cox: Option<CoxTable>,
+    /// One table per Cox model of the protocol that applies to this outcome.
+    pub cox: Vec<CoxTable>,
     pub rmst: Option<RmstTable>,
     pub proportions: Vec<Proportion>,
     pub means: Vec<MeanChange>,
@@ -119,19 +120,26 @@ pub struct Curve {
     pub cause: String,
     /// "Kaplan–Meier survival", "Aalen–Johansen cumulative incidence", "mean cumulative function".
     pub estimator: String,
+    /// Published steps: each interval (previous time, time] pools at least k events.
     pub steps: Vec<CurveStep>,
-    /// Where the curve stops because fewer than k children remain at risk.
-    pub truncated_at: Option<f64>,
+    /// The last published time.
+    pub ends_at: Option<f64>,
+    /// What the gate did to the curve, in words.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurveStep {
     pub time: f64,
     pub estimate: f64,
-    pub lower: f64,
-    pub upper: f64,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// Children at risk when the interval starts.
     pub n_risk: Count,
+    /// Events in the interval.
     pub n_event: Count,
+    /// Children leaving without the event in the interval (censored or a competing event).
+    pub n_censor: Count,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,10 +147,10 @@ pub struct PointEstimate {
     pub group: String,
     pub cause: String,
     pub time: f64,
-    pub estimate: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub n_risk: Count,
+    /// The published (coarsened) curve at `time`; none beyond its end.
+    pub estimate: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,12 +185,15 @@ pub struct CoxTable {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CoxTerm {
     pub term: String,
-    pub coef: f64,
-    pub se: f64,
-    pub hazard_ratio: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub p_value: f64,
+    /// None when suppressed.
+    pub coef: Option<f64>,
+    pub se: Option<f64>,
+    pub hazard_ratio: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub p_value: Option<f64>,
+    /// Fewer than k rows have (or lack) this term's value: the estimate is withheld (NaN).
+    pub suppressed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,5 +9,6 @@ pub mod hash;
 pub mod import;
 pub mod info;
 pub mod store;
+pub mod study;
 pub mod synth;
 pub mod validate;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use workbench::config::Config;
-use workbench::{export, fit, import, info, synth};
+use workbench::{export, fit, import, info, study, synth};
 
 /// Research workbench for child-maltreatment case records: cohorts, outcomes and survival models
 /// over a DuckDB case store.
@@ -28,6 +28,8 @@ enum Command {
     ExportRelease(export::ExportArgs),
     /// Fit a survival model (km, na, logrank, aj, cox, finegray, rmst, mcf) to a CSV, Parquet or store query.
     Fit(Box<fit::FitArgs>),
+    /// Study protocols: check, print the compiled SQL, run, explain one child.
+    Study(study::StudyArgs),
     /// Schema version, releases with extract date and content hash, row counts per table.
     Info {
         /// The store (default: the configured store, else the demo store).
@@ -74,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(&config, &args),
         Command::ExportRelease(args) => export::run(&config, &args).map(|()| ExitCode::SUCCESS),
         Command::Fit(args) => fit::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Study(args) => study::run(&config, &args),
         Command::Info { store } => {
             let path = config.store_path(store.as_deref());
             info::info(&config, &path).map(|()| ExitCode::SUCCESS)

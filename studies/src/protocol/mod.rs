@@ -301,6 +301,10 @@ pub struct ModelSpec {
     /// Cox: adjust for the protocol's covariates (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust: Option<bool>,
+    /// Cox with an intervention comparison: how treatment enters the model (default: the
+    /// comparison's timing). `ever` next to `time_varying` shows the immortal-time bias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -345,5 +349,42 @@ impl Protocol {
             .iter()
             .filter_map(crate::outcomes::Outcome::resolve)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every example protocol is valid and compiles.
+    #[test]
+    fn examples_parse_and_compile() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("examples folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            let p = Protocol::parse(&path.display().to_string(), &text)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let c = crate::compile::compile(&p, "R1");
+            assert!(!c.outcomes.is_empty());
+            // No value of the protocol is spliced into the SQL.
+            for s in std::iter::once(&c.cohort).chain(c.outcomes.iter().map(|o| &o.statement)) {
+                assert!(!s.sql.contains("'R1'") && !s.sql.contains(&p.cohort.entry_from));
+            }
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn the_json_schema_names_the_sections() {
+        let s = Protocol::json_schema().to_string();
+        for key in ["cohort", "outcome", "model", "privacy", "entry_from", "washout_days"] {
+            assert!(s.contains(key), "{key}");
+        }
     }
 }

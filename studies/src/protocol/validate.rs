@@ -292,6 +292,17 @@ fn check(p: &Protocol, ck: &mut Check) {
                 }
             }
         }
+        if m.timing.is_some()
+            && (m.kind != super::ModelKind::Cox
+                || p.groups.as_ref().and_then(|g| g.intervention.as_ref()).is_none())
+        {
+            ck.problem(format!("model[{i}].timing"), "timing applies to a Cox model of an intervention comparison", None);
+        }
+        if m.timing == Some(Timing::TimeVarying)
+            && p.groups.as_ref().and_then(|g| g.timing).is_some_and(|t| t != Timing::TimeVarying)
+        {
+            ck.problem(format!("model[{i}].timing"), "a time-varying model needs the comparison's timing to be time_varying (the dataset is then split at the start)", None);
+        }
         if m.kind == super::ModelKind::Rmst {
             match m.tau {
                 Some(t) if t > 0.0 && t.is_finite() => {}
