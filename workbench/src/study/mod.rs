@@ -24,7 +24,17 @@ use studies::Protocol;
 
 use crate::config::Config;
 
+pub use data::OutcomeData;
 pub use run::{PreparedStudy, StudyRun, run_study};
+
+/// Reads one outcome's analysis dataset (after [`PreparedStudy::build_cohort`]).
+pub fn fetch_dataset(
+    conn: &duckdb::Connection,
+    outcome: &studies::compile::CompiledOutcome,
+    compiled: &studies::compile::Compiled,
+) -> anyhow::Result<OutcomeData> {
+    data::fetch(conn, &outcome.statement, &compiled.covariates)
+}
 
 #[derive(Debug, Args)]
 pub struct StudyArgs {

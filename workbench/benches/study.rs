@@ -1,0 +1,106 @@
+//! Cohort and every outcome dataset of a study over a large store: the SQL the study compiler
+//! emits, run by DuckDB (models not included). Goal: 1M children in under 5 s.
+//!
+//! `cargo bench -p workbench --bench study`. WORKBENCH_BENCH_STORE names an existing synthetic
+//! store (else one of WORKBENCH_BENCH_CHILDREN children, default 1,000,000, is generated once into
+//! $HOME/.cache/workbench-bench/, which takes minutes).
+
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use studies::Protocol;
+use workbench::store::Store;
+use workbench::study::PreparedStudy;
+use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
+
+const PROTOCOL: &str = r#"
+title = "every outcome"
+[cohort]
+entry = "first"
+entry_from = "2015-01-01"
+entry_to = "2023-12-31"
+[[cohort.rule]]
+name = "aged 0-17"
+age_at_entry_years = { min = 0, max = 17 }
+[[cohort.rule]]
+name = "no washout report"
+washout_days = 365
+[groups]
+by = "community"
+covariates = ["adolescent", "form_NEGL", "ctx_PARTNER_VIOLENCE", "safety_plan"]
+[[outcome]]
+id = "P1.1"
+[[outcome]]
+id = "P1.2"
+[[outcome]]
+id = "P1.3"
+[[outcome]]
+id = "P1.4"
+[[outcome]]
+id = "P1.5"
+[[outcome]]
+id = "P2.1"
+[[outcome]]
+id = "P2.2"
+[[outcome]]
+id = "P2.3"
+[[outcome]]
+id = "P2.4"
+[[outcome]]
+id = "P2.5"
+[[outcome]]
+id = "P3.1"
+[[outcome]]
+id = "P3.2"
+[[outcome]]
+id = "P3.3"
+[[outcome]]
+id = "P3.4"
+"#;
+
+fn store_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("WORKBENCH_BENCH_STORE") {
+        return PathBuf::from(p);
+    }
+    let children: u64 = std::env::var("WORKBENCH_BENCH_CHILDREN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache/workbench-bench");
+    let path = dir.join(format!("default-{children}.duckdb"));
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let mut store = Store::open_or_create(&path).expect("store");
+        let opts = SynthOptions::new(Scenario::Default, children, 7, None).expect("options");
+        generate_into_store(&mut store, &opts).expect("synth");
+    }
+    path
+}
+
+fn study(c: &mut Criterion) {
+    let path = store_path();
+    let store = Store::open(&path).expect("store");
+    let protocol = Protocol::parse("bench.toml", PROTOCOL).expect("protocol");
+    let prepared =
+        PreparedStudy::new(&store, protocol, PROTOCOL.as_bytes(), "bench.toml").expect("prepare");
+    let mut group = c.benchmark_group("study");
+    group.sample_size(10);
+    group.bench_function("cohort, attrition and 14 outcome datasets", |b| {
+        b.iter(|| {
+            prepared.build_cohort(store.conn()).expect("cohort");
+            let attrition = prepared.attrition(store.conn()).expect("attrition");
+            let mut rows = 0;
+            for o in &prepared.compiled.outcomes {
+                let d = workbench::study::fetch_dataset(store.conn(), o, &prepared.compiled)
+                    .expect("dataset");
+                rows += d.len();
+            }
+            (attrition.len(), rows)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, study);
+criterion_main!(benches);
