@@ -224,8 +224,21 @@ fn estimate(
     Ok([out(1), out(0)])
 }
 
-/// An unbiased integer in `0..n` (n >= 1) by Lemire's multiply-and-reject method.
+/// An unbiased integer in `0..n` (n >= 1) by Lemire's multiply-and-reject method, from 32-bit
+/// draws when n fits in 32 bits (half the generator's output), else from 64-bit draws.
 fn uniform_below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    if let Ok(n32) = u32::try_from(n) {
+        let mut m = u64::from(rng.next_u32()) * u64::from(n32);
+        let mut low = m as u32;
+        if low < n32 {
+            let threshold = n32.wrapping_neg() % n32;
+            while low < threshold {
+                m = u64::from(rng.next_u32()) * u64::from(n32);
+                low = m as u32;
+            }
+        }
+        return m >> 32;
+    }
     let mut m = u128::from(rng.next_u64()) * u128::from(n);
     let mut low = m as u64;
     if low < n {
