@@ -57,6 +57,7 @@ pub struct ComparisonOutcome<'a> {
 }
 
 impl<'a> ComparisonOutcome<'a> {
+    /// Exit times and causes (0 = censored).
     pub fn new(time: &'a [f64], cause: &'a [u32]) -> Self {
         ComparisonOutcome { time, cause }
     }
