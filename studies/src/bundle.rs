@@ -95,6 +95,9 @@ pub struct OutcomeResult {
     pub rates: Vec<Rate>,
     /// Plain-words notes: what the estimator is, warnings (e.g. 1 − KM under competing risks).
     pub notes: Vec<String>,
+    /// The adjusted comparison of the protocol's `compare` section, when it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
 }
 
 /// Size of one group in an outcome's dataset.
@@ -256,4 +259,184 @@ pub struct Rate {
     pub per_1000_days: Option<f64>,
     pub lower: Option<f64>,
     pub upper: Option<f64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adjusted comparison of two groups (the protocol's `compare` section; issue #5)
+// ---------------------------------------------------------------------------------------------
+
+/// The adjusted comparison of the two groups on one outcome: the propensity model, the weights
+/// (or the matched sample) with their effective sample sizes, the balance table (the data of a
+/// love plot), the diagnostics in plain words, the weighted Cox model with a robust variance and
+/// the adjusted risk and restricted-mean differences at τ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// What was done, in words.
+    pub description: String,
+    /// The index (treated) group and the reference (control) group.
+    pub treated: String,
+    pub control: String,
+    /// `iptw` or `matching`.
+    pub method: String,
+    /// `ate`, `att` or `ato`.
+    pub estimand: String,
+    pub propensity: PropensityModel,
+    pub weights: WeightsSummary,
+    /// For matching: what the matching did.
+    pub matching: Option<MatchingSummary>,
+    /// One row per column of the propensity model's design (numeric covariates and the 0/1
+    /// indicators of categorical ones).
+    pub balance: Vec<BalanceRow>,
+    pub max_abs_smd_before: Option<f64>,
+    pub max_abs_smd_after: Option<f64>,
+    /// Pass / warn / fail checks: balance, equipoise, effective sample size, events per
+    /// variable, proportional hazards of the weighted model.
+    pub diagnostics: Vec<DiagnosticLine>,
+    /// The worst verdict: `pass`, `warn` or `fail`.
+    pub overall: String,
+    /// Weighted Cox model of the event of interest on the group, robust variance.
+    pub cox: Option<CoxTable>,
+    /// Weighted risk and restricted mean event-free time at τ, their differences (treated −
+    /// control) with percentile bootstrap intervals.
+    pub adjusted: Option<AdjustedDifferences>,
+    pub notes: Vec<String>,
+}
+
+/// The fitted propensity model (logistic regression of membership of the treated group).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropensityModel {
+    pub n: Count,
+    pub n_treated: Count,
+    pub n_control: Count,
+    pub terms: Vec<PropensityTerm>,
+    /// Area under the ROC curve of the score for group membership (0.5: no separation).
+    pub c_statistic: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    /// Fitted probabilities numerically 0 or 1 (quasi-separation).
+    pub separation: bool,
+    pub warnings: Vec<String>,
+}
+
+/// One coefficient of the propensity model (log odds of being in the treated group).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropensityTerm {
+    pub term: String,
+    pub coef: Option<f64>,
+    pub odds_ratio: Option<f64>,
+    pub se: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub p_value: Option<f64>,
+    /// Withheld: fewer than k rows have (or lack) this indicator.
+    pub suppressed: bool,
+}
+
+/// The weights of one group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupWeights {
+    /// Rows with a positive weight.
+    pub n: Count,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    /// Kish's effective sample size `(Σw)² / Σw²`.
+    pub ess: f64,
+}
+
+/// The weights of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsSummary {
+    /// IPTW (ATE, ATT), overlap weights (ATO) or match weights, in words.
+    pub kind: String,
+    pub stabilised: bool,
+    /// Truncation percentiles (as fractions) and the caps they gave.
+    pub truncation: Option<TruncationSummary>,
+    pub treated: GroupWeights,
+    pub control: GroupWeights,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruncationSummary {
+    pub lower_percentile: f64,
+    pub upper_percentile: f64,
+    pub lower_cap: f64,
+    pub upper_cap: f64,
+}
+
+/// 1:k nearest-neighbour matching on the logit of the propensity score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchingSummary {
+    pub ratio: usize,
+    /// Caliper in standard deviations of the logit, and on the logit scale.
+    pub caliper_sd: Option<f64>,
+    pub caliper: Option<f64>,
+    pub replacement: bool,
+    pub matched_treated: Count,
+    pub unmatched_treated: Count,
+    /// Distinct controls used.
+    pub matched_controls: Count,
+}
+
+/// Balance of one design column before and after adjustment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceRow {
+    pub covariate: String,
+    pub binary: bool,
+    pub mean_treated_before: Option<f64>,
+    pub mean_control_before: Option<f64>,
+    pub mean_treated_after: Option<f64>,
+    pub mean_control_after: Option<f64>,
+    /// Standardised mean difference (pooled SD of the unweighted groups).
+    pub smd_before: Option<f64>,
+    pub smd_after: Option<f64>,
+    /// Variance ratio treated / control (numeric columns).
+    pub variance_ratio_before: Option<f64>,
+    pub variance_ratio_after: Option<f64>,
+    /// Withheld: fewer than k rows of a group have (or lack) this indicator.
+    pub suppressed: bool,
+}
+
+/// One diagnostic in plain words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticLine {
+    /// `balance`, `equipoise`, `effective-sample-size`, `events-per-variable`,
+    /// `proportional-hazards`.
+    pub check: String,
+    /// `pass`, `warn` or `fail`.
+    pub verdict: String,
+    /// The number the verdict rests on.
+    pub value: f64,
+    pub message: String,
+}
+
+/// A difference with its bootstrap standard error and percentile interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    pub estimate: f64,
+    pub std_err: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// Weighted outcomes at τ per group and their differences (treated − control).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdjustedDifferences {
+    pub tau: f64,
+    /// The event whose risk is estimated (competing events are not censored: Aalen–Johansen).
+    pub event: String,
+    pub risk_treated: f64,
+    pub risk_control: f64,
+    pub risk_difference: Difference,
+    /// Restricted mean time free of any event on [0, τ].
+    pub restricted_mean_treated: f64,
+    pub restricted_mean_control: f64,
+    pub restricted_mean_difference: Difference,
+    pub replicates: usize,
+    pub failed_replicates: usize,
+    pub seed: u64,
+    /// Whether every replicate refitted the propensity model (IPTW) or kept the weights.
+    pub reestimated: bool,
+    pub conf_level: f64,
 }

@@ -71,6 +71,10 @@ pub struct Protocol {
     pub outcomes: Vec<OutcomeSpec>,
     #[serde(default, rename = "model")]
     pub models: Vec<ModelSpec>,
+    /// The adjusted comparison of the two groups (propensity score, weighting or matching,
+    /// balance, weighted outcome models); needs `groups` with two levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Compare>,
     #[serde(default)]
     pub privacy: PrivacyPolicy,
 }
@@ -92,7 +96,9 @@ pub struct Cohort {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     #[default]
@@ -167,7 +173,9 @@ pub enum FormsMatch {
 }
 
 /// An inclusive range; either end may be left open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +223,85 @@ pub enum Timing {
     TimeVarying,
     Ever,
     Baseline,
+}
+
+/// The adjusted comparison of the two groups (`[compare]`): the propensity score on
+/// `ps_covariates`, then inverse-probability (or overlap) weights or 1:k nearest-neighbour
+/// matching, the balance table, plain-word diagnostics and the weighted outcome models of every
+/// time-to-event outcome (or of `outcomes`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Compare {
+    /// `iptw` (weights; default) or `matching` (1:k nearest neighbour on the logit).
+    #[serde(default)]
+    pub method: CompareMethod,
+    /// `ate` (whole cohort), `att` (the treated group) or `ato` (overlap weights). Default: `ate`
+    /// for iptw, `att` for matching (the only estimand of matching the treated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimand: Option<Estimand>,
+    /// Covariates of the propensity model, written as in `covariates` (`name`, `name:cat`,
+    /// `name:cat=LEVEL`); each must be one of the protocol's covariates. Default: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ps_covariates: Option<Vec<String>>,
+    /// Stabilised weights (default true; overlap weights are never stabilised).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stabilised: Option<bool>,
+    /// Truncate the weights at these percentiles, e.g. `[1, 99]` (iptw only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncation: Option<[f64; 2]>,
+    /// Matching: the caliper in standard deviations of the logit (default 0.2; 0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caliper: Option<f64>,
+    /// Matching: controls per treated child (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<usize>,
+    /// Matching: a control may serve several treated children (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<bool>,
+    /// Horizon τ in days of the adjusted risk and restricted-mean differences (default 365).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f64>,
+    /// Bootstrap replicates of those differences (default 200; 0: point estimates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<usize>,
+    /// Outcome ids to compare (default: every time-to-event outcome of the protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<Vec<String>>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareMethod {
+    #[default]
+    Iptw,
+    Matching,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimand {
+    Ate,
+    Att,
+    Ato,
+}
+
+impl Compare {
+    /// The estimand, with the method's default.
+    pub fn estimand(&self) -> Estimand {
+        self.estimand.unwrap_or(match self.method {
+            CompareMethod::Iptw => Estimand::Ate,
+            CompareMethod::Matching => Estimand::Att,
+        })
+    }
+
+    /// The propensity covariates: `ps_covariates`, or all of the protocol's covariates.
+    pub fn ps_covariates<'a>(&'a self, protocol: &'a Protocol) -> &'a [String] {
+        self.ps_covariates
+            .as_deref()
+            .unwrap_or(&protocol.covariates)
+    }
 }
 
 /// One outcome by id (docs/domain.md §5) with parameter overrides.
@@ -307,7 +394,9 @@ pub struct ModelSpec {
     pub timing: Option<Timing>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// Kaplan–Meier by group (competing events censored: shown with a warning).
@@ -383,7 +472,14 @@ mod tests {
     #[test]
     fn the_json_schema_names_the_sections() {
         let s = Protocol::json_schema().to_string();
-        for key in ["cohort", "outcome", "model", "privacy", "entry_from", "washout_days"] {
+        for key in [
+            "cohort",
+            "outcome",
+            "model",
+            "privacy",
+            "entry_from",
+            "washout_days",
+        ] {
             assert!(s.contains(key), "{key}");
         }
     }

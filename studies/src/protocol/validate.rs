@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::locate::{line_col, locate};
-use super::{Protocol, Range, Rule, Timing};
+use super::{CompareMethod, Estimand, Protocol, Range, Rule, Timing};
 use crate::covariates::{self, CovariateKind};
 use crate::{codes, outcomes, schema};
 
@@ -60,7 +60,12 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<String>) {
+    fn problem(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let path = path.into();
         let pos = locate(self.text, &path);
         self.problems.push(Problem {
@@ -75,7 +80,11 @@ impl Check<'_> {
     /// Checks each code of `values` against `allowed`, suggesting the nearest.
     fn codes(&mut self, path: &str, what: &str, values: &[String], allowed: &[&str]) {
         if values.is_empty() {
-            self.problem(path, format!("an empty list of {what}"), Some("name at least one".into()));
+            self.problem(
+                path,
+                format!("an empty list of {what}"),
+                Some("name at least one".into()),
+            );
         }
         for (i, v) in values.iter().enumerate() {
             if !allowed.contains(&v.as_str()) {
@@ -175,7 +184,13 @@ pub(crate) fn criteria(r: &Rule) -> Vec<&'static str> {
 
 const COMMUNITIES: &[&str] = &["VL", "FWB"];
 const REGIONS: &[&str] = &["VLA", "WAL", "BRU"];
-const REFERRAL_GROUPS: &[&str] = &["PROFESSIONAL", "JUSTICE", "HELPLINE_CHAT", "CITIZEN", "CHILD"];
+const REFERRAL_GROUPS: &[&str] = &[
+    "PROFESSIONAL",
+    "JUSTICE",
+    "HELPLINE_CHAT",
+    "CITIZEN",
+    "CHILD",
+];
 
 pub(super) fn parse(file: &str, text: &str) -> Result<Protocol, ProtocolError> {
     let protocol: Protocol = match toml::from_str(text) {
@@ -237,9 +252,14 @@ fn check(p: &Protocol, ck: &mut Check) {
     if let Some(m) = p.follow_up.max_days
         && m < 1
     {
-        ck.problem("follow_up.max_days", "follow-up must last at least one day", None);
+        ck.problem(
+            "follow_up.max_days",
+            "follow-up must last at least one day",
+            None,
+        );
     }
     check_groups(p, ck);
+    check_compare(p, ck);
     for (i, name) in p.covariates.iter().enumerate() {
         let path = format!("covariates[{i}]");
         let (base, modifier) = match name.split_once(':') {
@@ -250,34 +270,56 @@ fn check(p: &Protocol, ck: &mut Check) {
             None => ck.problem(
                 path,
                 format!("unknown covariate \"{base}\""),
-                Some(suggest(base, covariates::all_names().iter().map(String::as_str))),
+                Some(suggest(
+                    base,
+                    covariates::all_names().iter().map(String::as_str),
+                )),
             ),
             Some(cov) => match (cov.kind, modifier) {
                 (CovariateKind::Categorical, None) => ck.problem(
                     path,
                     format!("\"{base}\" is categorical"),
-                    Some(format!("write \"{base}:cat\" (or \"{base}:cat=LEVEL\" for a reference level)")),
+                    Some(format!(
+                        "write \"{base}:cat\" (or \"{base}:cat=LEVEL\" for a reference level)"
+                    )),
                 ),
                 (CovariateKind::Numeric, Some(_)) => ck.problem(
                     path,
-                    format!("\"{base}\" is numeric; \":{}\" does not apply", modifier.unwrap_or("")),
+                    format!(
+                        "\"{base}\" is numeric; \":{}\" does not apply",
+                        modifier.unwrap_or("")
+                    ),
                     None,
                 ),
                 (CovariateKind::Categorical, Some(m)) if !(m == "cat" || m.starts_with("cat=")) => {
-                    ck.problem(path, format!("unknown modifier \":{m}\""), Some("write :cat or :cat=LEVEL".into()))
+                    ck.problem(
+                        path,
+                        format!("unknown modifier \":{m}\""),
+                        Some("write :cat or :cat=LEVEL".into()),
+                    )
                 }
                 _ => {}
             },
         }
     }
     if p.outcomes.is_empty() {
-        ck.problem("cohort", "the protocol names no outcome", Some("add an [[outcome]] with id = \"P1.1\" (or another id of docs/domain.md §5)".into()));
+        ck.problem(
+            "cohort",
+            "the protocol names no outcome",
+            Some(
+                "add an [[outcome]] with id = \"P1.1\" (or another id of docs/domain.md §5)".into(),
+            ),
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, o) in p.outcomes.iter().enumerate() {
         check_outcome(i, o, ck);
         if !seen.insert(o.id.clone()) {
-            ck.problem(format!("outcome[{i}].id"), format!("outcome {} is named twice", o.id), Some("name each outcome once; run a second protocol for another variant".into()));
+            ck.problem(
+                format!("outcome[{i}].id"),
+                format!("outcome {} is named twice", o.id),
+                Some("name each outcome once; run a second protocol for another variant".into()),
+            );
         }
     }
     for (i, m) in p.models.iter().enumerate() {
@@ -294,19 +336,33 @@ fn check(p: &Protocol, ck: &mut Check) {
         }
         if m.timing.is_some()
             && (m.kind != super::ModelKind::Cox
-                || p.groups.as_ref().and_then(|g| g.intervention.as_ref()).is_none())
+                || p.groups
+                    .as_ref()
+                    .and_then(|g| g.intervention.as_ref())
+                    .is_none())
         {
-            ck.problem(format!("model[{i}].timing"), "timing applies to a Cox model of an intervention comparison", None);
+            ck.problem(
+                format!("model[{i}].timing"),
+                "timing applies to a Cox model of an intervention comparison",
+                None,
+            );
         }
         if m.timing == Some(Timing::TimeVarying)
-            && p.groups.as_ref().and_then(|g| g.timing).is_some_and(|t| t != Timing::TimeVarying)
+            && p.groups
+                .as_ref()
+                .and_then(|g| g.timing)
+                .is_some_and(|t| t != Timing::TimeVarying)
         {
             ck.problem(format!("model[{i}].timing"), "a time-varying model needs the comparison's timing to be time_varying (the dataset is then split at the start)", None);
         }
         if m.kind == super::ModelKind::Rmst {
             match m.tau {
                 Some(t) if t > 0.0 && t.is_finite() => {}
-                _ => ck.problem(format!("model[{i}]"), "RMST needs a horizon", Some("set tau = 365 (days)".into())),
+                _ => ck.problem(
+                    format!("model[{i}]"),
+                    "RMST needs a horizon",
+                    Some("set tau = 365 (days)".into()),
+                ),
             }
         } else if m.tau.is_some() {
             ck.problem(format!("model[{i}].tau"), "tau applies to rmst only", None);
@@ -317,7 +373,14 @@ fn check(p: &Protocol, ck: &mut Check) {
         ck.problem("privacy", "k must be at least 1", None);
     }
     if k.k_file < k.k_screen {
-        ck.problem("privacy.k_file", format!("k in files ({}) is below k on screen ({})", k.k_file, k.k_screen), Some("files leave the secure environment: use a k at least as large".into()));
+        ck.problem(
+            "privacy.k_file",
+            format!(
+                "k in files ({}) is below k on screen ({})",
+                k.k_file, k.k_screen
+            ),
+            Some("files leave the secure environment: use a k at least as large".into()),
+        );
     }
 }
 
@@ -331,16 +394,34 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
     let mut sex_ok: BTreeSet<&str> = schema::SEX.iter().copied().collect();
     let mut age: (i64, i64) = (-12, 18 * 12 - 1);
     let mut seq: (i64, i64) = (1, i64::MAX);
-    let from_year = p.cohort.entry_from.get(..4).and_then(|y| y.parse::<i64>().ok()).unwrap_or(1900);
-    let to_year = p.cohort.entry_to.get(..4).and_then(|y| y.parse::<i64>().ok()).unwrap_or(2200);
+    let from_year = p
+        .cohort
+        .entry_from
+        .get(..4)
+        .and_then(|y| y.parse::<i64>().ok())
+        .unwrap_or(1900);
+    let to_year = p
+        .cohort
+        .entry_to
+        .get(..4)
+        .and_then(|y| y.parse::<i64>().ok())
+        .unwrap_or(2200);
     let mut year = (from_year, to_year);
     let mut names = BTreeSet::new();
     for (i, r) in p.cohort.rules.iter().enumerate() {
         let path = format!("cohort.rule[{i}]");
         if r.name.trim().is_empty() {
-            ck.problem(format!("{path}.name"), "a rule needs a name", Some("say what it does, e.g. \"aged 0-17 at entry\"".into()));
+            ck.problem(
+                format!("{path}.name"),
+                "a rule needs a name",
+                Some("say what it does, e.g. \"aged 0-17 at entry\"".into()),
+            );
         } else if !names.insert(r.name.clone()) {
-            ck.problem(format!("{path}.name"), format!("two rules are named \"{}\"", r.name), None);
+            ck.problem(
+                format!("{path}.name"),
+                format!("two rules are named \"{}\"", r.name),
+                None,
+            );
         }
         let set = criteria(r);
         if set.len() != 1 {
@@ -356,19 +437,28 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
             continue;
         }
         if r.forms_match.is_some() && r.forms.is_none() {
-            ck.problem(format!("{path}.forms_match"), "forms_match needs forms", None);
+            ck.problem(
+                format!("{path}.forms_match"),
+                "forms_match needs forms",
+                None,
+            );
         }
         let problems_before = ck.problems.len();
         let saved = (centre_ok.clone(), sex_ok.clone(), age, seq, year);
         let sub = |k: &str| format!("{path}.{k}");
-        let keep = |set: &mut BTreeSet<&str>, values: &[String], universe: &[&str], exclude: bool| {
-            let v: BTreeSet<&str> = universe.iter().copied().filter(|u| values.iter().any(|x| x == u)).collect();
-            if exclude {
-                set.retain(|x| !v.contains(x));
-            } else {
-                set.retain(|x| v.contains(x));
-            }
-        };
+        let keep =
+            |set: &mut BTreeSet<&str>, values: &[String], universe: &[&str], exclude: bool| {
+                let v: BTreeSet<&str> = universe
+                    .iter()
+                    .copied()
+                    .filter(|u| values.iter().any(|x| x == u))
+                    .collect();
+                if exclude {
+                    set.retain(|x| !v.contains(x));
+                } else {
+                    set.retain(|x| v.contains(x));
+                }
+            };
         if let Some(v) = &r.sex {
             ck.codes(&sub("sex"), "sex", v, schema::SEX);
             keep(&mut sex_ok, v, schema::SEX, r.exclude);
@@ -400,7 +490,12 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
             ck.codes(&sub("referral_group"), "referral group", v, REFERRAL_GROUPS);
         }
         if let Some(v) = &r.melding_type {
-            ck.codes(&sub("melding_type"), "melding type", v, schema::MELDING_TYPES);
+            ck.codes(
+                &sub("melding_type"),
+                "melding type",
+                v,
+                schema::MELDING_TYPES,
+            );
         }
         if let Some(v) = &r.forms {
             ck.codes(&sub("forms"), "form", v, &forms);
@@ -413,7 +508,12 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
         }
         if let Some(a) = &r.age_at_entry_years {
             ck.range(&sub("age_at_entry_years"), a, 0, 17);
-            narrow(&mut age, a.min.map(|m| m * 12), a.max.map(|m| m * 12 + 11), r.exclude);
+            narrow(
+                &mut age,
+                a.min.map(|m| m * 12),
+                a.max.map(|m| m * 12 + 11),
+                r.exclude,
+            );
         }
         if let Some(a) = &r.age_at_entry_months {
             ck.range(&sub("age_at_entry_months"), a, -12, 18 * 12 - 1);
@@ -430,7 +530,11 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
         if let Some(w) = r.washout_days
             && w < 1
         {
-            ck.problem(sub("washout_days"), "a washout lasts at least one day", None);
+            ck.problem(
+                sub("washout_days"),
+                "a washout lasts at least one day",
+                None,
+            );
         }
         if ck.problems.len() > problems_before {
             // A rule with its own problems says nothing reliable about contradictions.
@@ -451,7 +555,11 @@ fn check_rules(p: &Protocol, ck: &mut Check) {
             None
         };
         if let Some(why) = empty {
-            ck.problem(path, format!("contradictory rules: {why}, so the cohort is empty by construction"), Some("remove or widen one of the rules".into()));
+            ck.problem(
+                path,
+                format!("contradictory rules: {why}, so the cohort is empty by construction"),
+                Some("remove or widen one of the rules".into()),
+            );
             return;
         }
     }
@@ -482,16 +590,41 @@ fn check_groups(p: &Protocol, ck: &mut Check) {
     let Some(g) = &p.groups else { return };
     match (&g.by, &g.intervention) {
         (Some(_), Some(_)) | (None, None) => {
-            ck.problem("groups", "groups need exactly one of `by` (a covariate) or `intervention` (a code)", None);
+            ck.problem(
+                "groups",
+                "groups need exactly one of `by` (a covariate) or `intervention` (a code)",
+                None,
+            );
         }
         (Some(by), None) => {
             match covariates::find(by) {
                 Some(c) if c.kind == CovariateKind::Categorical => {}
-                Some(_) => ck.problem("groups.by", format!("\"{by}\" is numeric; groups need a categorical covariate"), Some("e.g. community, region, centre, referral_group, age_band, primary_form".into())),
-                None => ck.problem("groups.by", format!("unknown covariate \"{by}\""), Some(suggest(by, covariates::CATALOGUE.iter().filter(|c| c.kind == CovariateKind::Categorical).map(|c| c.name)))),
+                Some(_) => ck.problem(
+                    "groups.by",
+                    format!("\"{by}\" is numeric; groups need a categorical covariate"),
+                    Some(
+                        "e.g. community, region, centre, referral_group, age_band, primary_form"
+                            .into(),
+                    ),
+                ),
+                None => ck.problem(
+                    "groups.by",
+                    format!("unknown covariate \"{by}\""),
+                    Some(suggest(
+                        by,
+                        covariates::CATALOGUE
+                            .iter()
+                            .filter(|c| c.kind == CovariateKind::Categorical)
+                            .map(|c| c.name),
+                    )),
+                ),
             }
             if g.timing.is_some() || g.within_days.is_some() {
-                ck.problem("groups.timing", "timing and within_days apply to an intervention", None);
+                ck.problem(
+                    "groups.timing",
+                    "timing and within_days apply to an intervention",
+                    None,
+                );
             }
             if let Some(levels) = &g.levels {
                 let allowed: Vec<String> = match by.as_str() {
@@ -499,11 +632,20 @@ fn check_groups(p: &Protocol, ck: &mut Check) {
                     "region" => REGIONS.iter().map(|s| s.to_string()).collect(),
                     "centre" => codes::CENTRES.iter().map(|c| c.id.to_string()).collect(),
                     "referral_group" => REFERRAL_GROUPS.iter().map(|s| s.to_string()).collect(),
-                    "referral_source" => codes::REFERRAL_SOURCES.iter().map(|c| c.code.to_string()).collect(),
+                    "referral_source" => codes::REFERRAL_SOURCES
+                        .iter()
+                        .map(|c| c.code.to_string())
+                        .collect(),
                     "primary_form" => codes::FORMS.iter().map(|c| c.code.to_string()).collect(),
                     "sex" => schema::SEX.iter().map(|s| s.to_string()).collect(),
-                    "melding_type" => schema::MELDING_TYPES.iter().map(|s| s.to_string()).collect(),
-                    "age_band" => ["PRENATAL", "0-2", "3-5", "6-11", "12-17"].iter().map(|s| s.to_string()).collect(),
+                    "melding_type" => schema::MELDING_TYPES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                    "age_band" => ["PRENATAL", "0-2", "3-5", "6-11", "12-17"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                     _ => Vec::new(),
                 };
                 if !allowed.is_empty() {
@@ -515,10 +657,18 @@ fn check_groups(p: &Protocol, ck: &mut Check) {
         (None, Some(code)) => {
             let all: Vec<&str> = codes::INTERVENTION_TYPES.iter().map(|c| c.code).collect();
             if !all.contains(&code.as_str()) {
-                ck.problem("groups.intervention", format!("unknown intervention \"{code}\""), Some(suggest(code, all.iter().copied())));
+                ck.problem(
+                    "groups.intervention",
+                    format!("unknown intervention \"{code}\""),
+                    Some(suggest(code, all.iter().copied())),
+                );
             }
             if g.levels.is_some() {
-                ck.problem("groups.levels", "an intervention comparison has the levels untreated, treated", None);
+                ck.problem(
+                    "groups.levels",
+                    "an intervention comparison has the levels untreated, treated",
+                    None,
+                );
             }
             if let Some(w) = g.within_days
                 && w < 0
@@ -526,7 +676,220 @@ fn check_groups(p: &Protocol, ck: &mut Check) {
                 ck.problem("groups.within_days", "within_days cannot be negative", None);
             }
             if g.within_days.is_some() && g.timing == Some(Timing::Ever) {
-                ck.problem("groups.within_days", "within_days does not apply to `ever` timing", None);
+                ck.problem(
+                    "groups.within_days",
+                    "within_days does not apply to `ever` timing",
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// The `[compare]` section: two groups, propensity covariates among the protocol's covariates,
+/// options that fit the method, and outcomes of the protocol.
+fn check_compare(p: &Protocol, ck: &mut Check) {
+    let Some(c) = &p.compare else { return };
+    match &p.groups {
+        None => ck.problem(
+            "compare",
+            "a comparison needs two groups",
+            Some("add [groups] with intervention = \"FAMILY_SUPPORT\" (timing = \"baseline\") or by = \"community\"".into()),
+        ),
+        Some(g) => {
+            if g.intervention.is_some() && g.timing == Some(Timing::Ever) {
+                ck.problem(
+                    "groups.timing",
+                    "a comparison needs the treatment fixed at baseline; `ever` looks into the future (immortal time)",
+                    Some("use timing = \"baseline\" (treated when it starts within within_days)".into()),
+                );
+            }
+            if let Some(by) = &g.by {
+                let two = match &g.levels {
+                    Some(l) => l.len() == 2,
+                    None => by == "community",
+                };
+                if !two {
+                    ck.problem(
+                        "groups.levels",
+                        format!("a comparison needs exactly two levels of \"{by}\""),
+                        Some("list them: levels = [\"REFERENCE\", \"INDEX\"] (the second is the index group)".into()),
+                    );
+                }
+            }
+        }
+    }
+    let own: Vec<&str> = p
+        .covariates
+        .iter()
+        .map(|n| n.split(':').next().unwrap_or(n))
+        .collect();
+    if let Some(list) = &c.ps_covariates {
+        if list.is_empty() {
+            ck.problem(
+                "compare.ps_covariates",
+                "an empty list of propensity covariates",
+                Some("name at least one, or leave the key out to use all covariates".into()),
+            );
+        }
+        for (i, name) in list.iter().enumerate() {
+            let path = format!("compare.ps_covariates[{i}]");
+            let (base, modifier) = match name.split_once(':') {
+                Some((b, m)) => (b, Some(m)),
+                None => (name.as_str(), None),
+            };
+            match covariates::find(base) {
+                None => ck.problem(
+                    path,
+                    format!("unknown covariate \"{base}\""),
+                    Some(suggest(
+                        base,
+                        covariates::all_names().iter().map(String::as_str),
+                    )),
+                ),
+                Some(cov) => {
+                    match (cov.kind, modifier) {
+                        (CovariateKind::Categorical, None) => ck.problem(
+                            &path,
+                            format!("\"{base}\" is categorical"),
+                            Some(format!("write \"{base}:cat\" (or \"{base}:cat=LEVEL\")")),
+                        ),
+                        (CovariateKind::Numeric, Some(m)) => ck.problem(
+                            &path,
+                            format!("\"{base}\" is numeric; \":{m}\" does not apply"),
+                            None,
+                        ),
+                        (CovariateKind::Categorical, Some(m))
+                            if !(m == "cat" || m.starts_with("cat=")) =>
+                        {
+                            ck.problem(
+                                &path,
+                                format!("unknown modifier \":{m}\""),
+                                Some("write :cat or :cat=LEVEL".into()),
+                            )
+                        }
+                        _ => {}
+                    }
+                    if !own.contains(&base) {
+                        ck.problem(
+                            path,
+                            format!("\"{base}\" is not one of the protocol's covariates"),
+                            Some(format!("add \"{name}\" to covariates = [...]")),
+                        );
+                    }
+                }
+            }
+        }
+    } else if p.covariates.is_empty() {
+        ck.problem(
+            "compare",
+            "the propensity model has no covariates",
+            Some("list them in covariates = [...] (or compare.ps_covariates)".into()),
+        );
+    }
+    let matching = c.method == CompareMethod::Matching;
+    if matching && matches!(c.estimand, Some(Estimand::Ate | Estimand::Ato)) {
+        ck.problem(
+            "compare.estimand",
+            "matching the treated estimates the effect in the treated",
+            Some("use estimand = \"att\", or method = \"iptw\" for ate / ato".into()),
+        );
+    }
+    if matching {
+        if c.truncation.is_some() {
+            ck.problem(
+                "compare.truncation",
+                "truncation applies to iptw weights, not to matching",
+                None,
+            );
+        }
+        if c.stabilised.is_some() {
+            ck.problem(
+                "compare.stabilised",
+                "stabilisation applies to iptw weights, not to matching",
+                None,
+            );
+        }
+    } else {
+        for key in [
+            ("caliper", c.caliper.is_some()),
+            ("ratio", c.ratio.is_some()),
+            ("replacement", c.replacement.is_some()),
+        ] {
+            if key.1 {
+                ck.problem(
+                    format!("compare.{}", key.0),
+                    format!("{} applies to matching", key.0),
+                    Some("set method = \"matching\"".into()),
+                );
+            }
+        }
+    }
+    if let Some([lo, hi]) = c.truncation
+        && !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi && hi <= 100.0)
+    {
+        ck.problem(
+            "compare.truncation",
+            format!("percentiles [{lo}, {hi}] are not 0 <= lower < upper <= 100"),
+            Some("e.g. truncation = [1, 99]".into()),
+        );
+    }
+    if let Some(x) = c.caliper
+        && !(x.is_finite() && x >= 0.0)
+    {
+        ck.problem(
+            "compare.caliper",
+            format!("a caliper of {x} standard deviations is impossible"),
+            Some("e.g. 0.2 (0: no caliper)".into()),
+        );
+    }
+    if let Some(r) = c.ratio
+        && !(1..=10).contains(&r)
+    {
+        ck.problem(
+            "compare.ratio",
+            format!("{r} controls per treated child"),
+            Some("use 1 to 10".into()),
+        );
+    }
+    if let Some(t) = c.tau
+        && !(t.is_finite() && t > 0.0)
+    {
+        ck.problem(
+            "compare.tau",
+            format!("a horizon of {t} days is impossible"),
+            Some("e.g. tau = 365".into()),
+        );
+    }
+    if let Some(b) = c.bootstrap
+        && b > 100_000
+    {
+        ck.problem(
+            "compare.bootstrap",
+            format!("{b} bootstrap replicates"),
+            Some("use at most 100000 (200 to 2000 is usual)".into()),
+        );
+    }
+    if let Some(list) = &c.outcomes {
+        let ids: Vec<&str> = p.outcomes.iter().map(|o| o.id.as_str()).collect();
+        for (i, id) in list.iter().enumerate() {
+            if !ids.contains(&id.as_str()) {
+                ck.problem(
+                    format!("compare.outcomes[{i}]"),
+                    format!("outcome \"{id}\" is not in the protocol"),
+                    Some(suggest(id, ids.iter().copied())),
+                );
+            } else if outcomes::Outcome::resolve(&super::OutcomeSpec {
+                id: id.clone(),
+                ..Default::default()
+            })
+            .is_some_and(|o| o.kind != outcomes::OutcomeKind::TimeToEvent)
+            {
+                ck.problem(
+                    format!("compare.outcomes[{i}]"),
+                    format!("{id} is not a time-to-event outcome"),
+                    Some("the comparison weighs time-to-event outcomes".into()),
+                );
             }
         }
     }
@@ -536,7 +899,11 @@ fn check_outcome(i: usize, o: &super::OutcomeSpec, ck: &mut Check) {
     let path = format!("outcome[{i}]");
     let id = o.id.as_str();
     if outcomes::label(id).is_none() {
-        ck.problem(format!("{path}.id"), format!("unknown outcome \"{id}\""), Some(suggest(id, outcomes::IDS.iter().copied())));
+        ck.problem(
+            format!("{path}.id"),
+            format!("unknown outcome \"{id}\""),
+            Some(suggest(id, outcomes::IDS.iter().copied())),
+        );
         return;
     }
     let phase3 = id.starts_with("P3");
@@ -572,32 +939,62 @@ fn check_outcome(i: usize, o: &super::OutcomeSpec, ck: &mut Check) {
     ];
     for (key, present) in set {
         if present && !applies(key) {
-            ck.problem(format!("{path}.{key}"), format!("{key} does not apply to {id} ({})", outcomes::label(id).unwrap_or("")), None);
+            ck.problem(
+                format!("{path}.{key}"),
+                format!(
+                    "{key} does not apply to {id} ({})",
+                    outcomes::label(id).unwrap_or("")
+                ),
+                None,
+            );
         }
     }
     if let Some(w) = o.window_days
         && !(1..=3650).contains(&w)
     {
-        ck.problem(format!("{path}.window_days"), format!("a window of {w} days is impossible"), Some("use 1 to 3650 days".into()));
+        ck.problem(
+            format!("{path}.window_days"),
+            format!("a window of {w} days is impossible"),
+            Some("use 1 to 3650 days".into()),
+        );
     }
     if let Some(d) = o.dedup_days
         && !(0..=365).contains(&d)
     {
-        ck.problem(format!("{path}.dedup_days"), format!("a de-duplication of {d} days is impossible"), Some("use 0 to 365 days (14 per CFSR)".into()));
+        ck.problem(
+            format!("{path}.dedup_days"),
+            format!("a de-duplication of {d} days is impossible"),
+            Some("use 0 to 365 days (14 per CFSR)".into()),
+        );
     }
     if let Some(d) = o.maturity_lag_days
         && !(0..=730).contains(&d)
     {
-        ck.problem(format!("{path}.maturity_lag_days"), format!("a maturity lag of {d} days is impossible"), Some("use 0 to 730 days".into()));
+        ck.problem(
+            format!("{path}.maturity_lag_days"),
+            format!("a maturity lag of {d} days is impossible"),
+            Some("use 0 to 730 days".into()),
+        );
     }
     if let Some(code) = &o.instrument {
         match codes::INSTRUMENTS.iter().find(|x| x.code == code) {
-            None => ck.problem(format!("{path}.instrument"), format!("unknown instrument \"{code}\""), Some(suggest(code, codes::INSTRUMENTS.iter().map(|x| x.code)))),
+            None => ck.problem(
+                format!("{path}.instrument"),
+                format!("unknown instrument \"{code}\""),
+                Some(suggest(code, codes::INSTRUMENTS.iter().map(|x| x.code))),
+            ),
             Some(inst) => {
                 if let Some(c) = o.cut_off
                     && !(inst.score_min..=inst.score_max).contains(&c)
                 {
-                    ck.problem(format!("{path}.cut_off"), format!("cut-off {c} is outside the {} range {}..{}", inst.code, inst.score_min, inst.score_max), None);
+                    ck.problem(
+                        format!("{path}.cut_off"),
+                        format!(
+                            "cut-off {c} is outside the {} range {}..{}",
+                            inst.code, inst.score_min, inst.score_max
+                        ),
+                        None,
+                    );
                 }
             }
         }
@@ -605,12 +1002,20 @@ fn check_outcome(i: usize, o: &super::OutcomeSpec, ck: &mut Check) {
     if let Some(r) = o.reliable_change
         && !(r > 0.0 && r.is_finite())
     {
-        ck.problem(format!("{path}.reliable_change"), "the reliable-change threshold must be positive", None);
+        ck.problem(
+            format!("{path}.reliable_change"),
+            "the reliable-change threshold must be positive",
+            None,
+        );
     }
     if let Some(w) = &o.wave
         && !matches!(w.as_str(), "M6" | "M12")
     {
-        ck.problem(format!("{path}.wave"), format!("unknown wave \"{w}\""), Some("M6 or M12".into()));
+        ck.problem(
+            format!("{path}.wave"),
+            format!("unknown wave \"{w}\""),
+            Some("M6 or M12".into()),
+        );
     }
 }
 
@@ -629,8 +1034,111 @@ id = "P1.1"
     fn problems(extra: &str) -> Vec<String> {
         match Protocol::parse("p.toml", &format!("{BASE}{extra}")) {
             Ok(_) => vec![],
-            Err(e) => e.problems.iter().map(|p| format!("{}:{} {} {}", p.line.unwrap_or(0), p.path, p.message, p.hint.clone().unwrap_or_default())).collect(),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}:{} {} {}",
+                        p.line.unwrap_or(0),
+                        p.path,
+                        p.message,
+                        p.hint.clone().unwrap_or_default()
+                    )
+                })
+                .collect(),
         }
+    }
+
+    fn compare_problems(covariates: &str, groups: &str, compare: &str) -> Vec<String> {
+        let text = format!("covariates = [{covariates}]\n{BASE}{groups}\n[compare]\n{compare}\n");
+        match Protocol::parse("p.toml", &text) {
+            Ok(p) => {
+                assert!(p.compare.is_some());
+                vec![]
+            }
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} {}",
+                        p.path,
+                        p.message,
+                        p.hint.clone().unwrap_or_default()
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_compare_section_is_checked() {
+        let covs = "\"age_years\", \"form_NEGL\"";
+        let fs = "[groups]\nintervention = \"FAMILY_SUPPORT\"\ntiming = \"baseline\"\n";
+        assert!(
+            compare_problems(
+                covs,
+                fs,
+                "method = \"iptw\"\nestimand = \"ato\"\ntruncation = [1, 99]"
+            )
+            .is_empty()
+        );
+        assert!(
+            compare_problems(
+                covs,
+                fs,
+                "method = \"matching\"\ncaliper = 0.2\nratio = 2\nreplacement = true"
+            )
+            .is_empty()
+        );
+        assert!(
+            compare_problems(
+                covs,
+                "[groups]\nby = \"community\"\n",
+                "ps_covariates = [\"age_years\"]"
+            )
+            .is_empty()
+        );
+        let p = compare_problems(covs, "", "");
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("compare a comparison needs two groups")),
+            "{p:?}"
+        );
+        let p = compare_problems(covs, fs, "ps_covariates = [\"adolescent\", \"age_yers\"]");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("not one of the protocol's covariates")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.contains("unknown covariate \"age_yers\"")),
+            "{p:?}"
+        );
+        let p = compare_problems(
+            covs,
+            fs,
+            "method = \"matching\"\nestimand = \"ate\"\ntruncation = [1, 99]",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        let p = compare_problems(covs, fs, "caliper = 0.2\ntruncation = [99, 1]\ntau = -1");
+        assert_eq!(p.len(), 3, "{p:?}");
+        let p = compare_problems(covs, "[groups]\nby = \"region\"\n", "");
+        assert!(p.iter().any(|m| m.contains("exactly two levels")), "{p:?}");
+        let p = compare_problems(
+            covs,
+            "[groups]\nintervention = \"FAMILY_SUPPORT\"\ntiming = \"ever\"\n",
+            "",
+        );
+        assert!(p.iter().any(|m| m.starts_with("groups.timing")), "{p:?}");
+        let p = compare_problems(covs, fs, "outcomes = [\"P1.1\", \"P2.1\"]");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("\"P2.1\" is not in the protocol")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -642,7 +1150,10 @@ id = "P1.1"
     fn a_misspelt_centre_is_located_and_the_nearest_code_suggested() {
         let p = problems("[[cohort.rule]]\nname = \"Antwerp\"\ncentre = [\"VK_ANTW\"]\n");
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("9:cohort.rule[0].centre[0] unknown centre \"VK_ANTW\""), "{p:?}");
+        assert!(
+            p[0].starts_with("9:cohort.rule[0].centre[0] unknown centre \"VK_ANTW\""),
+            "{p:?}"
+        );
         assert!(p[0].contains("did you mean \"VK_ANT\"?"), "{p:?}");
     }
 
@@ -650,42 +1161,93 @@ id = "P1.1"
     fn an_unknown_key_names_its_line() {
         let p = problems("[[cohort.rule]]\nname = \"x\"\ncentr = [\"VK_ANT\"]\n");
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("9:") && p[0].contains("unknown field `centr`"), "{p:?}");
+        assert!(
+            p[0].starts_with("9:") && p[0].contains("unknown field `centr`"),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn contradictory_rules_are_refused() {
-        let p = problems("[[cohort.rule]]\nname = \"Flemish\"\ncommunity = [\"VL\"]\n[[cohort.rule]]\nname = \"Liège\"\ncentre = [\"SOS_LIEGE\"]\n");
-        assert!(p.iter().any(|x| x.contains("contradictory rules") || x.contains("unknown centre")), "{p:?}");
-        let p = problems("[[cohort.rule]]\nname = \"young\"\nage_at_entry_years = { max = 5 }\n[[cohort.rule]]\nname = \"old\"\nage_at_entry_years = { min = 12 }\n");
-        assert!(p.iter().any(|x| x.contains("no age at entry remains")), "{p:?}");
+        let p = problems(
+            "[[cohort.rule]]\nname = \"Flemish\"\ncommunity = [\"VL\"]\n[[cohort.rule]]\nname = \"Liège\"\ncentre = [\"SOS_LIEGE\"]\n",
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.contains("contradictory rules") || x.contains("unknown centre")),
+            "{p:?}"
+        );
+        let p = problems(
+            "[[cohort.rule]]\nname = \"young\"\nage_at_entry_years = { max = 5 }\n[[cohort.rule]]\nname = \"old\"\nage_at_entry_years = { min = 12 }\n",
+        );
+        assert!(
+            p.iter().any(|x| x.contains("no age at entry remains")),
+            "{p:?}"
+        );
         let p = problems("[[cohort.rule]]\nname = \"late\"\nentry_year = { min = 2024 }\n");
-        assert!(p.iter().any(|x| x.contains("no entry year remains")), "{p:?}");
+        assert!(
+            p.iter().any(|x| x.contains("no entry year remains")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn impossible_windows_are_refused() {
         let p = Protocol::parse("p.toml", "title = \"t\"\n[cohort]\nentry_from = \"2020-01-01\"\nentry_to = \"2019-12-31\"\n[[outcome]]\nid = \"P2.2\"\nwindow_days = 0\n").unwrap_err();
         let text = p.to_string();
-        assert!(text.contains("p.toml:4:1: cohort.entry_to: the entry window ends"), "{text}");
-        assert!(text.contains("outcome[0].window_days: a window of 0 days is impossible"), "{text}");
+        assert!(
+            text.contains("p.toml:4:1: cohort.entry_to: the entry window ends"),
+            "{text}"
+        );
+        assert!(
+            text.contains("outcome[0].window_days: a window of 0 days is impossible"),
+            "{text}"
+        );
         let p = problems("[[cohort.rule]]\nname = \"adults\"\nage_at_entry_years = { min = 18 }\n");
-        assert!(p.iter().any(|x| x.contains("outside the possible range")), "{p:?}");
+        assert!(
+            p.iter().any(|x| x.contains("outside the possible range")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn outcome_parameters_must_apply() {
-        let p = problems("[[outcome]]\nid = \"P1.2\"\norigin = \"safety\"\n[[outcome]]\nid = \"P9.9\"\n");
-        assert!(p.iter().any(|x| x.contains("origin does not apply to P1.2")), "{p:?}");
-        assert!(p.iter().any(|x| x.contains("unknown outcome \"P9.9\"")), "{p:?}");
+        let p = problems(
+            "[[outcome]]\nid = \"P1.2\"\norigin = \"safety\"\n[[outcome]]\nid = \"P9.9\"\n",
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.contains("origin does not apply to P1.2")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|x| x.contains("unknown outcome \"P9.9\"")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn covariates_and_groups_are_checked() {
-        let text = format!("covariates = [\"adolesent\", \"community\"]\n{BASE}[groups]\nby = \"comunity\"\n");
-        let p: Vec<String> = Protocol::parse("p.toml", &text).unwrap_err().problems.iter().map(|p| format!("{} {}", p.message, p.hint.clone().unwrap_or_default())).collect();
-        assert!(p.iter().any(|x| x.contains("did you mean \"adolescent\"")), "{p:?}");
-        assert!(p.iter().any(|x| x.contains("\"community\" is categorical")), "{p:?}");
-        assert!(p.iter().any(|x| x.contains("did you mean \"community\"")), "{p:?}");
+        let text = format!(
+            "covariates = [\"adolesent\", \"community\"]\n{BASE}[groups]\nby = \"comunity\"\n"
+        );
+        let p: Vec<String> = Protocol::parse("p.toml", &text)
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(|p| format!("{} {}", p.message, p.hint.clone().unwrap_or_default()))
+            .collect();
+        assert!(
+            p.iter().any(|x| x.contains("did you mean \"adolescent\"")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|x| x.contains("\"community\" is categorical")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|x| x.contains("did you mean \"community\"")),
+            "{p:?}"
+        );
     }
 }
