@@ -27,3 +27,5 @@ pub mod propensity;
 pub mod weighting;
 
 pub use error::ModelError;
+/// The `ndarray` version the estimators take, for callers that build their own matrices.
+pub use ndarray;

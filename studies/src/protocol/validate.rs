@@ -787,6 +787,22 @@ fn check_compare(p: &Protocol, ck: &mut Check) {
             Some("list them in covariates = [...] (or compare.ps_covariates)".into()),
         );
     }
+    if let Some(by) = p.groups.as_ref().and_then(|g| g.by.as_deref()) {
+        let listed: Vec<&str> = c
+            .ps_covariates(p)
+            .iter()
+            .map(|n| n.split(':').next().unwrap_or(n))
+            .collect();
+        if listed.contains(&by) {
+            ck.problem(
+                "compare.ps_covariates",
+                format!(
+                    "\"{by}\" defines the groups: it cannot predict itself in the propensity model"
+                ),
+                Some("list the propensity covariates without it in compare.ps_covariates".into()),
+            );
+        }
+    }
     let matching = c.method == CompareMethod::Matching;
     if matching && matches!(c.estimand, Some(Estimand::Ate | Estimand::Ato)) {
         ck.problem(
@@ -1133,6 +1149,15 @@ id = "P1.1"
             "",
         );
         assert!(p.iter().any(|m| m.starts_with("groups.timing")), "{p:?}");
+        let p = compare_problems(
+            "\"community:cat\", \"age_years\"",
+            "[groups]\nby = \"community\"\n",
+            "",
+        );
+        assert!(
+            p.iter().any(|m| m.contains("cannot predict itself")),
+            "{p:?}"
+        );
         let p = compare_problems(covs, fs, "outcomes = [\"P1.1\", \"P2.1\"]");
         assert!(
             p.iter()
