@@ -23,26 +23,106 @@ use CovariateKind::{Categorical, Numeric};
 
 /// The fixed covariates; `form_<CODE>`, `ctx_<CODE>` and `source_<CODE>` add one indicator per code.
 pub const CATALOGUE: &[Covariate] = &[
-    Covariate { name: "community", kind: Categorical, doc: "VL (VK) or FWB (SOS Enfants)" },
-    Covariate { name: "fwb", kind: Numeric, doc: "1 for an SOS Enfants team (French Community)" },
-    Covariate { name: "region", kind: Categorical, doc: "VLA, WAL or BRU" },
-    Covariate { name: "centre", kind: Categorical, doc: "the centre of the index episode" },
-    Covariate { name: "sex", kind: Categorical, doc: "M, F, X, U" },
-    Covariate { name: "female", kind: Numeric, doc: "1 for girls" },
-    Covariate { name: "age_years", kind: Numeric, doc: "age at entry in years (0 before birth)" },
-    Covariate { name: "age_band", kind: Categorical, doc: "0-2, 3-5, 6-11, 12-17 (PRENATAL before birth)" },
-    Covariate { name: "adolescent", kind: Numeric, doc: "1 when aged 12-17 at entry" },
-    Covariate { name: "under_2", kind: Numeric, doc: "1 when under 24 months at entry" },
-    Covariate { name: "prenatal", kind: Numeric, doc: "1 for an entry before birth" },
-    Covariate { name: "prior_episode", kind: Numeric, doc: "1 when episode_seq > 1" },
-    Covariate { name: "primary_form", kind: Categorical, doc: "primary form of the index report" },
-    Covariate { name: "referral_group", kind: Categorical, doc: "PROFESSIONAL, JUSTICE, HELPLINE_CHAT, CITIZEN, CHILD" },
-    Covariate { name: "referral_source", kind: Categorical, doc: "referral source code of the episode" },
-    Covariate { name: "melding_type", kind: Categorical, doc: "ADVIES, DOSSIER, MANO, CHAT, SIGNALEMENT, PRISE_EN_CHARGE" },
-    Covariate { name: "safety_plan", kind: Numeric, doc: "1 when a SAFETY_PLAN intervention starts within 14 days of entry" },
-    Covariate { name: "substantiated", kind: Numeric, doc: "1 when an allegation of the index report is substantiated or indicated" },
-    Covariate { name: "entry_year", kind: Numeric, doc: "calendar year of entry" },
-    Covariate { name: "risk_contexts", kind: Numeric, doc: "number of the contexts PARENT_MENTAL_ILLNESS, PARENT_SUBSTANCE, PARTNER_VIOLENCE, POVERTY" },
+    Covariate {
+        name: "community",
+        kind: Categorical,
+        doc: "VL (VK) or FWB (SOS Enfants)",
+    },
+    Covariate {
+        name: "fwb",
+        kind: Numeric,
+        doc: "1 for an SOS Enfants team (French Community)",
+    },
+    Covariate {
+        name: "region",
+        kind: Categorical,
+        doc: "VLA, WAL or BRU",
+    },
+    Covariate {
+        name: "centre",
+        kind: Categorical,
+        doc: "the centre of the index episode",
+    },
+    Covariate {
+        name: "sex",
+        kind: Categorical,
+        doc: "M, F, X, U",
+    },
+    Covariate {
+        name: "female",
+        kind: Numeric,
+        doc: "1 for girls",
+    },
+    Covariate {
+        name: "age_years",
+        kind: Numeric,
+        doc: "age at entry in years (0 before birth)",
+    },
+    Covariate {
+        name: "age_band",
+        kind: Categorical,
+        doc: "0-2, 3-5, 6-11, 12-17 (PRENATAL before birth)",
+    },
+    Covariate {
+        name: "adolescent",
+        kind: Numeric,
+        doc: "1 when aged 12-17 at entry",
+    },
+    Covariate {
+        name: "under_2",
+        kind: Numeric,
+        doc: "1 when under 24 months at entry",
+    },
+    Covariate {
+        name: "prenatal",
+        kind: Numeric,
+        doc: "1 for an entry before birth",
+    },
+    Covariate {
+        name: "prior_episode",
+        kind: Numeric,
+        doc: "1 when episode_seq > 1",
+    },
+    Covariate {
+        name: "primary_form",
+        kind: Categorical,
+        doc: "primary form of the index report",
+    },
+    Covariate {
+        name: "referral_group",
+        kind: Categorical,
+        doc: "PROFESSIONAL, JUSTICE, HELPLINE_CHAT, CITIZEN, CHILD",
+    },
+    Covariate {
+        name: "referral_source",
+        kind: Categorical,
+        doc: "referral source code of the episode",
+    },
+    Covariate {
+        name: "melding_type",
+        kind: Categorical,
+        doc: "ADVIES, DOSSIER, MANO, CHAT, SIGNALEMENT, PRISE_EN_CHARGE",
+    },
+    Covariate {
+        name: "safety_plan",
+        kind: Numeric,
+        doc: "1 when a SAFETY_PLAN intervention starts within 14 days of entry",
+    },
+    Covariate {
+        name: "substantiated",
+        kind: Numeric,
+        doc: "1 when an allegation of the index report is substantiated or indicated",
+    },
+    Covariate {
+        name: "entry_year",
+        kind: Numeric,
+        doc: "calendar year of entry",
+    },
+    Covariate {
+        name: "risk_contexts",
+        kind: Numeric,
+        doc: "number of the contexts PARENT_MENTAL_ILLNESS, PARENT_SUBSTANCE, PARTNER_VIOLENCE, POVERTY",
+    },
 ];
 
 /// The covariate named `name` (with its kind), including the per-code indicators.
@@ -58,7 +138,11 @@ pub fn find(name: &str) -> Option<Covariate> {
         || indicator("ctx_", "context_code")
         || indicator("source_", "referral_source")
     {
-        return Some(Covariate { name: "indicator", kind: Numeric, doc: "" });
+        return Some(Covariate {
+            name: "indicator",
+            kind: Numeric,
+            doc: "",
+        });
     }
     None
 }
@@ -68,7 +152,11 @@ pub fn all_names() -> Vec<String> {
     let mut out: Vec<String> = CATALOGUE.iter().map(|c| c.name.to_string()).collect();
     out.extend(codes::FORMS.iter().map(|f| format!("form_{}", f.code)));
     out.extend(codes::CONTEXTS.iter().map(|f| format!("ctx_{}", f.code)));
-    out.extend(codes::REFERRAL_SOURCES.iter().map(|f| format!("source_{}", f.code)));
+    out.extend(
+        codes::REFERRAL_SOURCES
+            .iter()
+            .map(|f| format!("source_{}", f.code)),
+    );
     out
 }
 

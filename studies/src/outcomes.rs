@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codes;
-use crate::protocol::{Age18, OutcomeSpec, Origin, SafetyDate};
+use crate::protocol::{Age18, Origin, OutcomeSpec, SafetyDate};
 
 /// Every outcome id, in catalogue order.
 pub const IDS: &[&str] = &[

@@ -248,7 +248,10 @@ pub(super) fn cohort_statement(
                 let code = params.text(code);
                 let window = match g.timing.unwrap_or(Timing::TimeVarying) {
                     Timing::Ever => String::new(),
-                    _ => format!(" AND x.start_date <= c.entry_date + {}", params.int(g.within_days.unwrap_or(30))),
+                    _ => format!(
+                        " AND x.start_date <= c.entry_date + {}",
+                        params.int(g.within_days.unwrap_or(30))
+                    ),
                 };
                 format!(
                     "CASE WHEN EXISTS (SELECT 1 FROM intervention x JOIN episode xe \

@@ -157,7 +157,11 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
 }
 
 /// The statement telling which step admitted or excluded one child (`study why`).
-pub fn why_statement(protocol: &Protocol, release_id: &str, child_pid: &str) -> (Statement, Vec<Step>) {
+pub fn why_statement(
+    protocol: &Protocol,
+    release_id: &str,
+    child_pid: &str,
+) -> (Statement, Vec<Step>) {
     cohort::why_statement(protocol, release_id, child_pid)
 }
 
@@ -202,10 +206,16 @@ impl Compiled {
         for s in &self.chain {
             push("2. follow-up across transfers", s);
         }
-        push("3. attrition: children and episodes remaining after each step", &self.attrition);
+        push(
+            "3. attrition: children and episodes remaining after each step",
+            &self.attrition,
+        );
         for o in &self.outcomes {
             push(
-                &format!("4. outcome {} ({}): analysis dataset", o.outcome.id, o.outcome.label),
+                &format!(
+                    "4. outcome {} ({}): analysis dataset",
+                    o.outcome.id, o.outcome.label
+                ),
                 &o.statement,
             );
         }

@@ -29,7 +29,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// The date safety was reached (any route) for the row `o`, by the outcome's safety-date rule.
     fn safety_any(&mut self) -> String {
-        format!("LEAST(COALESCE({}, {NEVER}), COALESCE({}, {NEVER}))", self.safety_reached(false), self.placement_safety())
+        format!(
+            "LEAST(COALESCE({}, {NEVER}), COALESCE({}, {NEVER}))",
+            self.safety_reached(false),
+            self.placement_safety()
+        )
     }
 
     /// First `SAFETY_REACHED` in the chain on or after entry; `at_home`: not during a placement.
@@ -115,11 +119,10 @@ impl Ctx<'_> {
     }
 
     fn first_intervention(&self) -> String {
-        format!(
-            "(SELECT min(x.start_date) FROM intervention x WHERE x.release_id = o.release_id \
-             AND x.intervention_code <> 'ADVICE_ONLY' AND x.start_date >= o.t0 \
-             AND x.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))"
-        )
+        "(SELECT min(x.start_date) FROM intervention x WHERE x.release_id = o.release_id \
+         AND x.intervention_code <> 'ADVICE_ONLY' AND x.start_date >= o.t0 \
+         AND x.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))"
+            .to_string()
     }
 }
 
@@ -261,11 +264,11 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
             (_, "REREPORT") | (_, "SUBSTANTIATED_RECURRENCE") => cx.rereport(None),
             (_, "REREPORT_OPEN") => cx.rereport(Some(true)),
             (_, "REREPORT_CLOSED") => cx.rereport(Some(false)),
-            (_, "REENTRY") => format!(
-                "(SELECT min(pl.start_date) FROM placement pl JOIN episode pe ON pe.release_id = pl.release_id \
-                 AND pe.episode_id = pl.episode_id WHERE pl.release_id = o.release_id \
-                 AND pe.child_pid = o.child_pid AND pl.start_date > o.t0)"
-            ),
+            (_, "REENTRY") => "(SELECT min(pl.start_date) FROM placement pl JOIN episode pe \
+                 ON pe.release_id = pl.release_id AND pe.episode_id = pl.episode_id \
+                 WHERE pl.release_id = o.release_id AND pe.child_pid = o.child_pid \
+                 AND pl.start_date > o.t0)"
+                .to_string(),
             (_, "RECOVERY") => {
                 let (inst, cut) = (cx.params.text(&o.instrument), cx.params.float(o.cut_off));
                 let better = if o.higher_is_worse { "<" } else { ">" };
@@ -300,7 +303,11 @@ fn complete_window(cx: &mut Ctx) -> String {
     let id = cx.o.id.as_str();
     match cx.o.window_days {
         Some(w) if matches!(id, "P1.3" | "P2.2") => {
-            let lag = if id == "P2.2" { cx.o.maturity_lag_days } else { 0 };
+            let lag = if id == "P2.2" {
+                cx.o.maturity_lag_days
+            } else {
+                0
+            };
             let (w1, w2) = (cx.params.int(w + lag), cx.params.int(w));
             format!("(r.t0 + {w1} <= r.extract_date AND (r.d18 IS NULL OR r.d18 > r.t0 + {w2}))")
         }
@@ -444,9 +451,7 @@ ORDER BY child_pid, episode_id, t_start",
 /// runaways excluded; days after 18 not counted; the initial removal is not a move).
 fn placement_stability(cx: &mut Ctx, cov_cols: &str) -> String {
     let _ = &cx.params;
-    let key = format!(
-        "o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}"
-    );
+    let key = format!("o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}");
     format!(
         "WITH {base},
 o AS (SELECT f.*, f.entry_date AS t0 FROM f),

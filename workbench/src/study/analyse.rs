@@ -114,6 +114,7 @@ pub fn outcome(
         means: Vec::new(),
         rates: Vec::new(),
         notes: Vec::new(),
+        comparison: None,
     };
     let (levels, codes) = groups(p, d);
     if d.is_empty() {
@@ -127,6 +128,7 @@ pub fn outcome(
         "P2.3" => recurrent(&mut r, &mut curves, p, o, covs, &levels, &codes, d)?,
         _ => time_to_event(&mut r, &mut curves, p, o, covs, &levels, &codes, d)?,
     }
+    super::compare::outcome(&mut r, p, o, covs, d, &levels, &codes);
     Ok((r, curves))
 }
 
@@ -337,7 +339,7 @@ fn time_to_event(
 }
 
 /// The Cox models of the protocol that apply to outcome `o` (the default: one).
-fn cox_specs(p: &Protocol, o: &Outcome, kind: ModelKind) -> Vec<Option<&ModelSpec>> {
+fn cox_specs<'a>(p: &'a Protocol, o: &Outcome, kind: ModelKind) -> Vec<Option<&'a ModelSpec>> {
     if p.models.is_empty() {
         return vec![None];
     }
