@@ -15,6 +15,7 @@ use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
 
 const PROTOCOL: &str = r#"
 title = "every outcome"
+covariates = ["adolescent", "form_NEGL", "ctx_PARTNER_VIOLENCE", "safety_plan"]
 [cohort]
 entry = "first"
 entry_from = "2015-01-01"
@@ -27,7 +28,6 @@ name = "no washout report"
 washout_days = 365
 [groups]
 by = "community"
-covariates = ["adolescent", "form_NEGL", "ctx_PARTNER_VIOLENCE", "safety_plan"]
 [[outcome]]
 id = "P1.1"
 [[outcome]]

@@ -222,3 +222,79 @@ impl Compiled {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A protocol naming every outcome, with every kind of rule and an intervention comparison.
+    const EVERYTHING: &str = r#"
+title = "everything"
+covariates = ["adolescent", "form_NEGL", "ctx_PARTNER_VIOLENCE", "primary_form:cat=EMO"]
+[cohort]
+entry = "every"
+entry_from = "2015-01-01"
+entry_to = "2023-12-31"
+[[cohort.rule]]
+name = "age"
+age_at_entry_years = { min = 0, max = 17 }
+[[cohort.rule]]
+name = "forms"
+forms = ["PHYS", "NEGL"]
+forms_match = "all"
+[[cohort.rule]]
+name = "washout"
+washout_days = 365
+exclude = true
+[[cohort.rule]]
+name = "contexts"
+contexts = ["POVERTY"]
+exclude = true
+[groups]
+intervention = "FAMILY_SUPPORT"
+"#;
+
+    /// Every `$n` placeholder of a statement has a value and every value a placeholder.
+    fn placeholders_match(s: &Statement) {
+        let mut used = std::collections::BTreeSet::new();
+        let b = s.sql.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'$' {
+                let digits: String = s.sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(n) = digits.parse::<usize>() {
+                    used.insert(n);
+                }
+            }
+            i += 1;
+        }
+        let expected: std::collections::BTreeSet<usize> = (1..=s.params.values.len()).collect();
+        assert_eq!(used, expected, "{}", s.sql);
+    }
+
+    #[test]
+    fn every_outcome_compiles_with_matching_parameters() {
+        let mut text = EVERYTHING.to_string();
+        for id in crate::outcomes::IDS {
+            text.push_str(&format!("[[outcome]]\nid = \"{id}\"\n"));
+        }
+        let p = Protocol::parse("p.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let c = compile(&p, "R1");
+        assert_eq!(c.outcomes.len(), crate::outcomes::IDS.len());
+        assert_eq!(c.steps.len(), 5);
+        placeholders_match(&c.cohort);
+        placeholders_match(&c.attrition);
+        for s in &c.chain {
+            placeholders_match(s);
+        }
+        for o in &c.outcomes {
+            placeholders_match(&o.statement);
+        }
+        let (why, _) = why_statement(&p, "R1", "CHILD");
+        placeholders_match(&why);
+        assert!(c.script().contains("-- rule 3: exclude washout"));
+    }
+}

@@ -493,7 +493,6 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
     let inst2 = cx.params.text(&o.instrument);
     let (target, tol) = (cx.params.int(target), cx.params.int(tol));
     let cut = cx.params.float(o.cut_off);
-    let cut2 = cx.params.float(o.cut_off);
     let rci = cx.params.float(o.reliable_change);
     let (worse, better, gain) = if o.higher_is_worse {
         (">=", "<", "s.baseline - s.followup")
@@ -503,7 +502,7 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
     let eligible = if o.id == "P3.1" {
         "TRUE".to_string()
     } else {
-        format!("s.baseline {worse} {cut2}")
+        format!("s.baseline {worse} {}", cx.params.float(o.cut_off))
     };
     let p34 = if o.id == "P3.4" {
         let dedup = cx.params.int(o.dedup_days);

@@ -197,14 +197,33 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Protocol, ProtocolError> {
         Ok(p) => p,
         Err(e) => {
             let pos = e.span().map(|s| line_col(text, s.start));
+            let message = e.message().trim().to_string();
+            // A top-level key written after a [section] header lands in that section.
+            let top_level = [
+                "title",
+                "question",
+                "authors",
+                "release",
+                "seed",
+                "covariates",
+            ];
+            let misplaced = top_level
+                .iter()
+                .find(|k| message.starts_with(&format!("unknown field `{k}`")));
+            let hint = match misplaced {
+                Some(k) => format!(
+                    "`{k}` is a top-level key: move it above the first [section] header (TOML puts                      every key after a header into that section)"
+                ),
+                None => "see `workbench study schema` for every key".into(),
+            };
             return Err(ProtocolError {
                 file: file.into(),
                 problems: vec![Problem {
                     path: String::new(),
                     line: pos.map(|p| p.0),
                     column: pos.map(|p| p.1),
-                    message: e.message().trim().to_string(),
-                    hint: Some("see `workbench study schema` for every key".into()),
+                    message,
+                    hint: Some(hint),
                 }],
             });
         }
@@ -1232,6 +1251,16 @@ id = "P1.1"
         assert!(
             p.iter().any(|x| x.contains("outside the possible range")),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_top_level_key_under_a_section_gets_a_hint() {
+        let text = format!("{BASE}[groups]\nby = \"community\"\ncovariates = [\"female\"]\n");
+        let e = Protocol::parse("p.toml", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("`covariates` is a top-level key: move it above"),
+            "{e}"
         );
     }
 
