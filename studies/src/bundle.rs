@@ -406,8 +406,8 @@ pub struct DiagnosticLine {
     pub check: String,
     /// `pass`, `warn` or `fail`.
     pub verdict: String,
-    /// The number the verdict rests on.
-    pub value: f64,
+    /// The number the verdict rests on (none when it could not be computed or is withheld).
+    pub value: Option<f64>,
     pub message: String,
 }
 

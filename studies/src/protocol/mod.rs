@@ -261,7 +261,7 @@ pub struct Compare {
     /// Horizon τ in days of the adjusted risk and restricted-mean differences (default 365).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau: Option<f64>,
-    /// Bootstrap replicates of those differences (default 200; 0: point estimates only).
+    /// Bootstrap replicates of those differences (default 200; at least 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<usize>,
     /// Outcome ids to compare (default: every time-to-event outcome of the protocol).

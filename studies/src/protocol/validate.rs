@@ -897,12 +897,12 @@ fn check_compare(p: &Protocol, ck: &mut Check) {
         );
     }
     if let Some(b) = c.bootstrap
-        && b > 100_000
+        && !(2..=100_000).contains(&b)
     {
         ck.problem(
             "compare.bootstrap",
             format!("{b} bootstrap replicates"),
-            Some("use at most 100000 (200 to 2000 is usual)".into()),
+            Some("use 2 to 100000 (200 to 2000 is usual)".into()),
         );
     }
     if let Some(list) = &c.outcomes {
