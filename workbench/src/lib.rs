@@ -8,6 +8,7 @@ pub mod fit;
 pub mod hash;
 pub mod import;
 pub mod info;
+pub mod replicates;
 pub mod store;
 pub mod study;
 pub mod synth;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use workbench::config::Config;
-use workbench::{export, fit, import, info, study, synth};
+use workbench::{export, fit, import, info, replicates, study, synth};
 
 /// Research workbench for child-maltreatment case records: cohorts, outcomes and survival models
 /// over a DuckDB case store.
@@ -30,6 +30,9 @@ enum Command {
     Fit(Box<fit::FitArgs>),
     /// Study protocols: check, print the compiled SQL, run, explain one child.
     Study(study::StudyArgs),
+    /// Check the comparison methods (crude, IPTW, overlap, matching) against the synthetic
+    /// generator's true marginal effect over replicates: bias, SE, coverage, type-I error.
+    Validate(replicates::ValidateArgs),
     /// Schema version, releases with extract date and content hash, row counts per table.
     Info {
         /// The store (default: the configured store, else the demo store).
@@ -77,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportRelease(args) => export::run(&config, &args).map(|()| ExitCode::SUCCESS),
         Command::Fit(args) => fit::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Study(args) => study::run(&config, &args),
+        Command::Validate(args) => replicates::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Info { store } => {
             let path = config.store_path(store.as_deref());
             info::info(&config, &path).map(|()| ExitCode::SUCCESS)

@@ -32,6 +32,8 @@ pub struct ColumnNames<'a> {
     pub cluster: Option<&'a str>,
     pub id: Option<&'a str>,
     pub covariates: Option<&'a [TermSpec]>,
+    /// Covariates of the propensity model (`--ps-covariates`).
+    pub ps_covariates: Option<&'a [TermSpec]>,
 }
 
 /// Levels of a grouping (group, strata or both crossed), coded 0.. in sorted order.
@@ -92,6 +94,8 @@ pub struct Analysis {
     pub id: Option<Vec<u32>>,
     /// The design matrix when covariates are given (its rows are `kept`).
     pub design: Option<DesignMatrix>,
+    /// The propensity model's design matrix (`--ps-covariates`; its rows are `kept`).
+    pub ps_design: Option<DesignMatrix>,
     /// Level codes and labels of group and strata per source row, for crossing.
     group_parts: Vec<LevelColumn>,
 }
@@ -136,6 +140,49 @@ impl Analysis {
     /// The 1-based source row of a used row (for messages).
     pub fn source_row(&self, used_row: usize) -> Option<usize> {
         self.kept.get(used_row).map(|&i| i + 1)
+    }
+
+    /// The analysis restricted to some of its used rows (`rows`: ascending indices into the
+    /// used rows), e.g. the matched sample. Row accounting (`n_read`, `missing`) is kept.
+    pub fn subset(&self, rows: &[usize]) -> Analysis {
+        let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let grouping = |g: &Grouping| Grouping {
+            codes: rows.iter().map(|&i| g.codes[i]).collect(),
+            labels: g.labels.clone(),
+        };
+        let design = |d: &DesignMatrix| DesignMatrix {
+            x: d.x.select(models::ndarray::Axis(0), rows),
+            column_names: d.column_names.clone(),
+            terms: d.terms.clone(),
+            kept_rows: rows.iter().map(|&i| d.kept_rows[i]).collect(),
+            n_input_rows: d.n_input_rows,
+            n_dropped: d.n_dropped,
+        };
+        Analysis {
+            n_read: self.n_read,
+            kept: rows.iter().map(|&i| self.kept[i]).collect(),
+            missing: self.missing.clone(),
+            time: pick(&self.time),
+            start: self.start.as_deref().map(pick),
+            status: match &self.status {
+                Status::Event(e) => Status::Event(rows.iter().map(|&i| e[i]).collect()),
+                Status::Causes { codes, labels } => Status::Causes {
+                    codes: rows.iter().map(|&i| codes[i]).collect(),
+                    labels: labels.clone(),
+                },
+            },
+            group: self.group.as_ref().map(grouping),
+            strata: self.strata.as_ref().map(grouping),
+            weights: self.weights.as_deref().map(pick),
+            cluster: self
+                .cluster
+                .as_ref()
+                .map(|c| rows.iter().map(|&i| c[i]).collect()),
+            id: self.id.as_ref().map(|c| rows.iter().map(|&i| c[i]).collect()),
+            design: self.design.as_ref().map(design),
+            ps_design: self.ps_design.as_ref().map(design),
+            group_parts: self.group_parts.clone(),
+        }
     }
 }
 
@@ -247,8 +294,11 @@ pub fn read(
     };
 
     let mut covariate_columns: Vec<(String, CovariateColumn)> = Vec::new();
-    if let Some(spec) = names.covariates {
+    for spec in [names.covariates, names.ps_covariates].into_iter().flatten() {
         for term in spec {
+            if covariate_columns.iter().any(|(n, _)| *n == term.name) {
+                continue;
+            }
             let column = match term.kind {
                 TermKind::Numeric => CovariateColumn::numeric_opt(&data.numeric(&term.name)?),
                 TermKind::Categorical { .. } => categorical(&data.text(&term.name)?),
@@ -306,6 +356,13 @@ pub fn read(
         ),
         None => None,
     };
+    let ps_design = match names.ps_covariates {
+        Some(spec) => Some(
+            DesignMatrix::build_with_missing(spec, &covariate_columns, Some(&any_missing))
+                .map_err(|e| FitError::Usage(format!("propensity covariates: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(Analysis {
         n_read: n,
         time: pick(&time),
@@ -325,6 +382,7 @@ pub fn read(
             .map(|c| codes_of(c).into_iter().map(u64::from).collect()),
         id: id.as_ref().map(codes_of),
         design,
+        ps_design,
         group_parts,
         missing,
         kept,

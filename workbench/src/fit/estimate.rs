@@ -32,22 +32,43 @@ pub fn run(args: &FitArgs, data: &Dataset) -> Result<FitReport, FitError> {
         Some(s) => Some(parse_spec(s).map_err(|e| FitError::Usage(format!("--covariates: {e}")))?),
         None => None,
     };
+    let ps_spec = match &args.ps_covariates {
+        Some(s) => Some(
+            parse_spec(s).map_err(|e| FitError::Usage(format!("--ps-covariates: {e}")))?,
+        ),
+        None => None,
+    };
     let names = ColumnNames {
         time: &args.time,
         start: args.start.as_deref(),
         event: &args.event,
-        group: args.group.as_deref(),
+        group: args.treatment.as_deref().or(args.group.as_deref()),
         strata: &args.strata,
         weights: args.weights.as_deref(),
         cluster: args.cluster.as_deref(),
         id: args.id.as_deref(),
         covariates: spec.as_deref(),
+        ps_covariates: ps_spec.as_deref(),
     };
     let kind = match args.model {
         ModelKind::Aj | ModelKind::Finegray => EventKind::Causes,
         _ => EventKind::Binary,
     };
-    let a = columns::read(data, &names, kind)?;
+    let mut a = columns::read(data, &names, kind)?;
+    let rows = RowAccount {
+        read: a.n_read,
+        used: a.n_used(),
+        left_out_missing: a.n_left_out(),
+        missing_by_column: a.missing.clone(),
+    };
+    let comparison = match &args.treatment {
+        Some(column) => {
+            let (sub, c) = super::treatment::for_fit(args, &a, column, data.source_name())?;
+            a = sub;
+            Some(c)
+        }
+        None => None,
+    };
     let fitter = Fitter { args, data, a: &a };
     let mut warnings = Vec::new();
     let (estimate, result) = match args.model {
@@ -69,16 +90,16 @@ pub fn run(args: &FitArgs, data: &Dataset) -> Result<FitReport, FitError> {
         ),
         _ => None,
     };
+    let estimate = match &comparison {
+        Some(c) => format!("{estimate}, adjusted: {}", c.description),
+        None => estimate,
+    };
     Ok(FitReport {
         model: args.model.name(),
         estimate,
         source: data.source_name().to_string(),
-        rows: RowAccount {
-            read: a.n_read,
-            used: a.n_used(),
-            left_out_missing: a.n_left_out(),
-            missing_by_column: a.missing.clone(),
-        },
+        rows,
+        comparison,
         conf_level: args.conf_level,
         conf_type,
         warnings,
@@ -486,6 +507,8 @@ impl<'a> Fitter<'a> {
                 Some(TiesArg::Efron) | None => Ties::Efron,
             },
             conf_level: self.args.conf_level,
+            // An adjusted comparison: weights (or matched sets) call for the robust variance.
+            robust: self.args.treatment.is_some().then_some(true),
             ..CoxOptions::default()
         }
     }

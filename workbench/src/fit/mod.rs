@@ -7,7 +7,23 @@
 //!     --time T [--start S] --event E [--group G] [--strata A,B] [--covariates a,b:cat,c:cat=REF]
 //!     [--cluster C] [--weights W] [--id ID] [--cause NAME] [--ties efron|breslow] [--tau DAYS]
 //!     [--times 90,365] [--conf-type plain|log|log-log] [--conf-level 0.95] [--rho R --gamma G] [--json]
+//!     [--treatment T [--treated LEVEL] --ps-covariates a,b:cat [--estimand ate|att|ato]
+//!      [--trim 1,99] [--unstabilised] | [--match [--ratio K] [--caliper SD] [--replacement]]
+//!      [--tau DAYS [--bootstrap N] [--seed S]]]
 //! ```
+//!
+//! With `--treatment` (km, aj, cox, rmst) the two levels of that column are compared after
+//! adjusting for `--ps-covariates` (see [`compare`]): the propensity model (logistic regression,
+//! coefficients, C-statistic, convergence), the weights per group with their effective sample
+//! size (or the matched sample), the balance table before and after (standardised mean
+//! differences, variance ratios), the diagnostics in plain words, then the requested model on
+//! the weighted (or matched) rows: one weighted curve per group, or a Cox model whose first term
+//! is the treatment, with a robust variance (clustered by matched set after matching). The
+//! treated level is 1, `true` or the last level in sorted order unless `--treated` names it.
+//! With `--tau` the weighted risk and restricted mean at τ per group and their differences get
+//! a percentile bootstrap interval (`--bootstrap` replicates, default 200, seeded; IPTW refits
+//! the propensity model in every replicate). The JSON document then has a `comparison` member
+//! with the shape of `studies::bundle::Comparison` (counts as `{"shown": n}`).
 //!
 //! The event column holds 0 (censored) and 1 (event); for `aj` and `finegray` it holds 0 and
 //! 1…k or cause names, and `--cause` names the cause of interest. `--group` may be text or
@@ -65,9 +81,11 @@
 //! [`report::FitReport`], where the store's disclosure gate is to act on it.
 
 pub mod columns;
+pub mod compare;
 pub mod dataset;
 mod estimate;
 pub mod report;
+mod treatment;
 
 use std::path::PathBuf;
 
@@ -206,6 +224,52 @@ pub struct FitArgs {
     /// Print the JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Column of the two compared groups (0/1, true/false or two labels): adjust the comparison
+    /// with a propensity score on --ps-covariates (km, aj, cox, rmst).
+    #[arg(long)]
+    pub treatment: Option<String>,
+    /// The treated (index) level of --treatment (default: 1, true, or the last level in order).
+    #[arg(long)]
+    pub treated: Option<String>,
+    /// Covariates of the propensity model: `a,b:cat,c:cat=LEVEL`.
+    #[arg(long)]
+    pub ps_covariates: Option<String>,
+    /// Estimand: ate (whole population), att (the treated), ato (overlap weights). Default ate;
+    /// att with --match.
+    #[arg(long, value_enum)]
+    pub estimand: Option<EstimandArg>,
+    /// Match 1:k on the logit of the propensity score instead of weighting.
+    #[arg(long = "match")]
+    pub matching: bool,
+    /// Controls per treated row with --match (default 1).
+    #[arg(long)]
+    pub ratio: Option<usize>,
+    /// Caliper in standard deviations of the logit with --match (default 0.2; 0: none).
+    #[arg(long)]
+    pub caliper: Option<f64>,
+    /// Match with replacement.
+    #[arg(long)]
+    pub replacement: bool,
+    /// Truncate the weights at two percentiles, e.g. --trim 1,99.
+    #[arg(long, value_delimiter = ',')]
+    pub trim: Vec<f64>,
+    /// Do not stabilise the IPTW weights.
+    #[arg(long)]
+    pub unstabilised: bool,
+    /// Bootstrap replicates of the adjusted differences at --tau (default 200).
+    #[arg(long)]
+    pub bootstrap: Option<usize>,
+    /// Seed of that bootstrap (default 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Estimand of an adjusted comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EstimandArg {
+    Ate,
+    Att,
+    Ato,
 }
 
 /// Errors of `workbench fit`.
@@ -249,10 +313,101 @@ pub fn fit(args: &FitArgs) -> Result<report::FitReport, FitError> {
     estimate::run(args, &data)
 }
 
+/// The flags of an adjusted comparison: only with --treatment, and consistent with each other.
+fn check_comparison_flags(args: &FitArgs) -> Result<(), FitError> {
+    let usage = |m: String| Err(FitError::Usage(m));
+    let flags = [
+        ("--treated", args.treated.is_some()),
+        ("--ps-covariates", args.ps_covariates.is_some()),
+        ("--estimand", args.estimand.is_some()),
+        ("--match", args.matching),
+        ("--trim", !args.trim.is_empty()),
+        ("--unstabilised", args.unstabilised),
+        ("--bootstrap", args.bootstrap.is_some()),
+        ("--seed", args.seed.is_some()),
+    ];
+    let Some(column) = &args.treatment else {
+        if let Some((flag, _)) = flags.iter().find(|f| f.1) {
+            return usage(format!(
+                "{flag} belongs to an adjusted comparison: name the groups with --treatment COLUMN"
+            ));
+        }
+        if args.ratio.is_some() || args.caliper.is_some() || args.replacement {
+            return usage("--ratio, --caliper and --replacement go with --treatment and --match".into());
+        }
+        return Ok(());
+    };
+    let allowed = [ModelKind::Km, ModelKind::Aj, ModelKind::Cox, ModelKind::Rmst];
+    if !allowed.contains(&args.model) {
+        return usage(format!(
+            "`fit {}` does not take --treatment (it applies to: km, aj, cox, rmst)",
+            args.model.name()
+        ));
+    }
+    if args.ps_covariates.is_none() {
+        return usage(format!(
+            "--treatment {column} needs --ps-covariates (the propensity model's covariates, e.g. age,sex:cat)"
+        ));
+    }
+    if args.group.is_some() {
+        return usage("--treatment is the grouping of the comparison: leave out --group".into());
+    }
+    if args.weights.is_some() {
+        return usage("--treatment computes the weights: leave out --weights".into());
+    }
+    if !args.strata.is_empty() && args.model != ModelKind::Cox {
+        return usage("--strata with --treatment applies to cox only".into());
+    }
+    if !args.matching && (args.ratio.is_some() || args.caliper.is_some() || args.replacement) {
+        return usage("--ratio, --caliper and --replacement need --match".into());
+    }
+    if args.matching {
+        if matches!(args.estimand, Some(EstimandArg::Ate | EstimandArg::Ato)) {
+            return usage(
+                "--match estimates the effect in the treated: use --estimand att, or weights for ate / ato"
+                    .into(),
+            );
+        }
+        if !args.trim.is_empty() || args.unstabilised {
+            return usage("--trim and --unstabilised apply to weights, not to --match".into());
+        }
+    }
+    if let Some(r) = args.ratio
+        && !(1..=10).contains(&r)
+    {
+        return usage(format!("--ratio {r}: use 1 to 10 controls per treated row"));
+    }
+    if let Some(c) = args.caliper
+        && !(c.is_finite() && c >= 0.0)
+    {
+        return usage(format!("--caliper {c}: a caliper is >= 0 standard deviations (0: none)"));
+    }
+    match args.trim.as_slice() {
+        [] => {}
+        [lo, hi] if 0.0 <= *lo && lo < hi && *hi <= 100.0 => {}
+        other => {
+            return usage(format!(
+                "--trim {other:?}: give two percentiles 0 <= lower < upper <= 100, e.g. --trim 1,99"
+            ));
+        }
+    }
+    if (args.bootstrap.is_some() || args.seed.is_some()) && args.tau.is_none() {
+        return usage("--bootstrap and --seed go with --tau (the horizon of the adjusted differences)".into());
+    }
+    Ok(())
+}
+
 /// Refuses options the model does not use, and checks the required ones.
 fn check_flags(args: &FitArgs) -> Result<(), FitError> {
     use ModelKind::*;
     let model = args.model;
+    check_comparison_flags(args)?;
+    let compare = args.treatment.is_some();
+    let tau_models: &[ModelKind] = if compare {
+        &[Km, Aj, Cox, Rmst]
+    } else {
+        &[Rmst]
+    };
     let given: [(&str, bool, &[ModelKind]); 14] = [
         (
             "--start",
@@ -279,7 +434,7 @@ fn check_flags(args: &FitArgs) -> Result<(), FitError> {
         ("--id", args.id.is_some(), &[Km, Na, Rmst, Mcf]),
         ("--cause", args.cause.is_some(), &[Aj, Finegray]),
         ("--ties", args.ties.is_some(), &[Cox, Finegray]),
-        ("--tau", args.tau.is_some(), &[Rmst]),
+        ("--tau", args.tau.is_some(), tau_models),
         ("--times", !args.times.is_empty(), &[Km, Na, Aj, Mcf]),
         ("--conf-type", args.conf_type.is_some(), &[Km, Na, Aj, Mcf]),
         ("--rho", args.rho.is_some(), &[Logrank]),
@@ -311,6 +466,7 @@ fn check_flags(args: &FitArgs) -> Result<(), FitError> {
             args.group.is_some(),
             "(the column whose groups are compared)",
         )?,
+        Cox if compare => {}
         Cox | Finegray => need(
             "--covariates",
             args.covariates.is_some(),

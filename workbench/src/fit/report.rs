@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use models::cox::{ChiSquareTest, ZphTest};
 use serde::Serialize;
+use studies::bundle::{Comparison, Count};
 
 use super::columns::MissingCount;
 
@@ -19,6 +20,9 @@ pub struct FitReport {
     /// The file, or the store and its query.
     pub source: String,
     pub rows: RowAccount,
+    /// The adjusted comparison (`--treatment`): propensity model, weights, balance, diagnostics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     pub conf_level: f64,
     /// Scale of the pointwise bands, where the model has bands.
     pub conf_type: Option<String>,
@@ -420,6 +424,10 @@ impl FitReport {
             let _ = writeln!(out, "  note: {w}");
         }
         out.push('\n');
+        if let Some(c) = &self.comparison {
+            comparison_text(&mut out, c, &pct);
+            out.push('\n');
+        }
         match &self.result {
             FitResult::Survival { curves } => survival_text(&mut out, curves, &pct),
             FitResult::CumulativeHazard { curves } => hazard_text(&mut out, curves, &pct),
@@ -445,6 +453,198 @@ impl FitReport {
             FitResult::MeanCumulative { curves } => mcf_text(&mut out, curves, &pct),
         }
         out
+    }
+}
+
+fn count(c: Count) -> String {
+    match c {
+        Count::Shown(n) => n.to_string(),
+        Count::BelowK => "<k".into(),
+        Count::Hidden => "·".into(),
+    }
+}
+
+/// The adjusted comparison: propensity model, weights, matching, balance, diagnostics and the
+/// adjusted differences at τ (shared with the study report).
+pub fn comparison_text(out: &mut String, c: &Comparison, pct: &str) {
+    let p = &c.propensity;
+    let _ = writeln!(
+        out,
+        "Adjusted comparison: {} (index) vs {} (reference)\n  {}",
+        c.treated, c.control, c.description
+    );
+    let _ = writeln!(
+        out,
+        "\nPropensity score model (logistic regression of being in {}): n = {}, {} {}, {} {}",
+        c.treated,
+        count(p.n),
+        count(p.n_treated),
+        c.treated,
+        count(p.n_control),
+        c.control
+    );
+    let mut t = Table::new(&["term", "coef", "OR", &format!("{pct} CI"), "se", "p"]);
+    for k in &p.terms {
+        t.row(vec![
+            k.term.clone(),
+            opt(k.coef),
+            opt(k.odds_ratio),
+            ci(k.lower, k.upper),
+            opt(k.se),
+            k.p_value.map_or("NA".into(), pval),
+        ]);
+    }
+    t.render(out);
+    let _ = writeln!(
+        out,
+        "  C-statistic {}; {} after {} iterations{}",
+        num(p.c_statistic),
+        if p.converged {
+            "converged"
+        } else {
+            "NOT converged"
+        },
+        p.iterations,
+        if p.separation {
+            "; fitted probabilities at 0 or 1 (separation)"
+        } else {
+            ""
+        }
+    );
+    for w in &p.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    let w = &c.weights;
+    let _ = writeln!(
+        out,
+        "\nWeights: {}{}",
+        w.kind,
+        if w.stabilised { ", stabilised" } else { "" }
+    );
+    if let Some(tr) = &w.truncation {
+        let _ = writeln!(
+            out,
+            "  truncated at the {} and {} percentiles: caps {} and {}",
+            num(100.0 * tr.lower_percentile),
+            num(100.0 * tr.upper_percentile),
+            num(tr.lower_cap),
+            num(tr.upper_cap)
+        );
+    }
+    let mut t = Table::new(&["group", "n", "sum", "min", "mean", "max", "ESS"]);
+    for (name, g) in [(&c.treated, &w.treated), (&c.control, &w.control)] {
+        t.row(vec![
+            name.clone(),
+            count(g.n),
+            num(g.sum),
+            num(g.min),
+            num(g.mean),
+            num(g.max),
+            num(g.ess),
+        ]);
+    }
+    t.render(out);
+    if let Some(m) = &c.matching {
+        let _ = writeln!(
+            out,
+            "  matching 1:{}{}, {}: {} treated matched, {} unmatched, {} distinct controls used",
+            m.ratio,
+            m.caliper.map_or(", no caliper".to_string(), |cal| format!(
+                ", caliper {} SD = {} on the logit",
+                m.caliper_sd.map_or("?".into(), num),
+                num(cal)
+            )),
+            if m.replacement {
+                "with replacement"
+            } else {
+                "without replacement"
+            },
+            count(m.matched_treated),
+            count(m.unmatched_treated),
+            count(m.matched_controls)
+        );
+    }
+    out.push_str("\nBalance (standardised mean differences; variance ratio treated/control)\n");
+    let mut t = Table::new(&[
+        "covariate",
+        "mean T",
+        "mean C",
+        "SMD before",
+        "SMD after",
+        "VR before",
+        "VR after",
+    ]);
+    for b in &c.balance {
+        t.row(vec![
+            b.covariate.clone(),
+            opt(b.mean_treated_before),
+            opt(b.mean_control_before),
+            opt(b.smd_before),
+            opt(b.smd_after),
+            b.variance_ratio_before.map_or("-".into(), num),
+            b.variance_ratio_after.map_or("-".into(), num),
+        ]);
+    }
+    t.render(out);
+    let _ = writeln!(
+        out,
+        "  largest |SMD|: {} before, {} after",
+        opt(c.max_abs_smd_before),
+        opt(c.max_abs_smd_after)
+    );
+    let _ = writeln!(out, "\nDiagnostics (overall: {})", c.overall);
+    for d in &c.diagnostics {
+        let _ = writeln!(out, "  [{}] {}: {}", d.verdict, d.check, d.message);
+    }
+    if let Some(a) = &c.adjusted {
+        let _ = writeln!(
+            out,
+            "\nAdjusted differences at tau = {} ({} − {}; {} bootstrap replicates, seed {}{})",
+            num(a.tau),
+            c.treated,
+            c.control,
+            a.replicates,
+            a.seed,
+            if a.reestimated {
+                ", propensity model refitted in each"
+            } else {
+                ""
+            }
+        );
+        let mut t = Table::new(&[
+            "measure",
+            &c.treated,
+            &c.control,
+            "difference",
+            "boot. se",
+            &format!("{pct} CI"),
+        ]);
+        t.row(vec![
+            format!("risk of {}", a.event),
+            num(a.risk_treated),
+            num(a.risk_control),
+            num(a.risk_difference.estimate),
+            num(a.risk_difference.std_err),
+            ci(Some(a.risk_difference.lower), Some(a.risk_difference.upper)),
+        ]);
+        t.row(vec![
+            "restricted mean event-free time".into(),
+            num(a.restricted_mean_treated),
+            num(a.restricted_mean_control),
+            num(a.restricted_mean_difference.estimate),
+            num(a.restricted_mean_difference.std_err),
+            ci(
+                Some(a.restricted_mean_difference.lower),
+                Some(a.restricted_mean_difference.upper),
+            ),
+        ]);
+        t.render(out);
+        if a.failed_replicates > 0 {
+            let _ = writeln!(out, "  {} replicates failed and were left out", a.failed_replicates);
+        }
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "  note: {n}");
     }
 }
 

@@ -10,6 +10,7 @@
 //! ```
 
 mod analyse;
+mod compare;
 mod data;
 mod gate;
 mod run;
