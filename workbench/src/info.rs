@@ -2,6 +2,7 @@
 //! then a gated summary). Every count printed here passes the disclosure gate.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::Path;
 
 use duckdb::{Connection, params};
@@ -21,13 +22,18 @@ pub const DEMO_SEED: u64 = 20_251_129;
 /// Arguments of `workbench demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Print the gated summary (today the only view; later the terminal UI opens instead).
+    /// Print the gated summary instead of opening the terminal UI (the default when the output
+    /// is not a terminal).
     #[arg(long)]
     pub summary: bool,
+    /// Language of the terminal UI: nl, fr or en (default: from LC_ALL / LANG).
+    #[arg(long, value_parser = crate::tui::parse_lang)]
+    pub lang: Option<crate::tui::Lang>,
 }
 
-/// Builds the demo store at the default location on first run, then prints its gated summary.
-pub fn demo(config: &Config, _args: &DemoArgs) -> anyhow::Result<()> {
+/// Builds the demo store at the default location on first run, then opens the terminal UI on it
+/// (or prints its gated summary when the output is not a terminal, or with `--summary`).
+pub fn demo(config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
     let path = config.store_path(None);
     if !path.exists() {
         if let Some(dir) = path.parent() {
@@ -45,6 +51,15 @@ pub fn demo(config: &Config, _args: &DemoArgs) -> anyhow::Result<()> {
             out: path.clone(),
             release: None,
         })?;
+    }
+    let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if interactive && !args.summary {
+        let tui_args = crate::tui::TuiArgs {
+            store: Some(path),
+            protocol: None,
+            lang: args.lang,
+        };
+        return crate::tui::run(config, &tui_args, crate::tui::Mode::Full);
     }
     let store = Store::open(&path)?;
     let release = store

@@ -12,4 +12,5 @@ pub mod replicates;
 pub mod store;
 pub mod study;
 pub mod synth;
+pub mod tui;
 pub mod validate;

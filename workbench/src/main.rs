@@ -5,21 +5,30 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use workbench::config::Config;
-use workbench::{export, fit, import, info, replicates, study, synth};
+use workbench::{export, fit, import, info, replicates, study, synth, tui};
 
 /// Research workbench for child-maltreatment case records: cohorts, outcomes and survival models
 /// over a DuckDB case store.
 #[derive(Debug, Parser)]
 #[command(name = "workbench", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a command: open the terminal UI on the default store.
+    #[command(flatten)]
+    tui: tui::TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the demo store on first run (20,000 synthetic children) and show a gated summary.
+    /// Build the demo store on first run (20,000 synthetic children), then open the terminal UI
+    /// on it (a gated summary when the output is not a terminal).
     Demo(info::DemoArgs),
+    /// The terminal UI: cohorts, outcomes, models and the dashboard.
+    Tui(tui::TuiArgs),
+    /// The manager's dashboard alone (gated aggregates only).
+    Dashboard(tui::DashboardArgs),
     /// Generate synthetic case records with known truth into a store.
     Synth(synth::SynthArgs),
     /// Import one data release (a folder of CSV/Parquet files, or a PostgreSQL schema) into a store.
@@ -73,7 +82,13 @@ fn quiet_on_broken_pipe() {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load()?;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return tui::run(&config, &cli.tui, tui::Mode::Full).map(|()| ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Tui(args) => tui::run(&config, &args, tui::Mode::Full).map(|()| ExitCode::SUCCESS),
+        Command::Dashboard(args) => tui::run(&config, &args.into_tui(), tui::Mode::DashboardOnly)
+            .map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => info::demo(&config, &args).map(|()| ExitCode::SUCCESS),
         Command::Synth(args) => synth::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(&config, &args),
