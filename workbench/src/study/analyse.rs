@@ -12,8 +12,8 @@ use models::rmst::{restricted_mean_difference, restricted_mean_survival};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use studies::Protocol;
 use studies::bundle::{
-    CoxTable, CoxTerm, Count, Curve, CurveStep, GroupSummary, MeanChange, Median, OutcomeResult,
-    PointEstimate, Proportion, Rate, RmstDifference, RmstGroup, RmstTable, StatusCount, Test,
+    CoxTable, CoxTerm, Count, GroupSummary, MeanChange, OutcomeResult, Proportion, Rate,
+    RmstDifference, RmstGroup, RmstTable, StatusCount, Test,
 };
 use studies::compile::CovariateColumn;
 use studies::outcomes::{Outcome, OutcomeKind};
