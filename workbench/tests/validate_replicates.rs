@@ -26,7 +26,7 @@ fn validate(threads: &str, extra: &[&str]) -> Value {
         "--children",
         "1500",
         "--truth-children",
-        "20000",
+        "10000",
         "--seed",
         "11",
         "--json",
