@@ -13,10 +13,12 @@ use studies::Protocol;
 use studies::bundle::{Bundle, OutcomeResult};
 
 use super::worker;
-use crate::disclosure::{CountTable, Gate, GatedCount, GatedTable};
+use models::aalen_johansen::{AalenJohansenOptions, CompetingRisks, aalen_johansen_by_group};
+
+use crate::disclosure::{CountTable, CurveRow, Gate, GatedCount, GatedTable};
 
 /// Steps of the computation (for the progress line).
-pub const STEPS: u64 = 12;
+pub const STEPS: u64 = 14;
 
 /// One tile: a community (`VL`, `FWB`) or the total.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +177,90 @@ fn proportion(b: &Bundle, id: &str, group: &str, label_start: &str) -> Option<f6
         .and_then(|p| p.estimate)
 }
 
+/// Median days to safety per centre, each read off its Aalen–Johansen curve after the curve gate
+/// (every published step pools at least `k` children). The row-level dataset stays here.
+fn centre_medians(
+    conn: &Connection,
+    extract: &str,
+    release: &str,
+    k: u64,
+) -> anyhow::Result<BTreeMap<String, Option<f64>>> {
+    let mut protocol = dashboard_protocol(extract, "community", None, &["P1.1"])?;
+    protocol.groups = None;
+    let prepared = worker::prepare(protocol, release, String::new())?;
+    prepared.build_cohort(conn)?;
+    let outcome = prepared
+        .compiled
+        .outcomes
+        .first()
+        .context("the dashboard protocol has no outcome")?;
+    let data = crate::study::fetch_dataset(conn, outcome, &prepared.compiled)?;
+    // The last row of each episode carries its final status.
+    let last: Vec<usize> = (0..data.len())
+        .filter(|&i| i + 1 == data.len() || data.episode[i + 1] != data.episode[i])
+        .filter(|&i| data.t_stop[i].is_some() && data.status[i].is_some())
+        .collect();
+    let mut centres: Vec<String> = last.iter().map(|&i| data.centre[i].clone()).collect();
+    centres.sort();
+    centres.dedup();
+    let time: Vec<f64> = last
+        .iter()
+        .map(|&i| data.t_stop[i].unwrap_or(0.0))
+        .collect();
+    let cause: Vec<u32> = last
+        .iter()
+        .map(|&i| data.status[i].unwrap_or(0).max(0) as u32)
+        .collect();
+    let group: Vec<u32> = last
+        .iter()
+        .map(|&i| {
+            centres
+                .iter()
+                .position(|c| c == &data.centre[i])
+                .unwrap_or(0) as u32
+        })
+        .collect();
+    let fits = aalen_johansen_by_group(
+        &CompetingRisks::new(&time, &cause),
+        &group,
+        &AalenJohansenOptions::default(),
+    )?;
+    let gate = Gate { k };
+    let mut out = BTreeMap::new();
+    for g in &fits {
+        let Some(name) = centres.get(g.group as usize) else {
+            continue;
+        };
+        let inc = &g.incidence;
+        let n_start = group.iter().filter(|&&x| x == g.group).count() as u64;
+        let median = inc.causes.iter().find(|c| c.cause == 1).and_then(|safety| {
+            let rows: Vec<CurveRow> = (0..inc.time.len())
+                .map(|i| {
+                    let leaving =
+                        inc.n_censor[i] + inc.causes.iter().map(|c| c.n_event[i]).sum::<f64>();
+                    CurveRow {
+                        time: inc.time[i],
+                        n_risk: inc.n_risk[i].round() as u64,
+                        n_event: safety.n_event[i].round() as u64,
+                        n_censor: (leaving - safety.n_event[i]).round().max(0.0) as u64,
+                        estimate: safety.incidence[i],
+                        lower: None,
+                        upper: None,
+                    }
+                })
+                .collect();
+            let published = gate.curve(n_start, &rows).ok()?;
+            published
+                .steps
+                .iter()
+                .find(|s| s.estimate >= 0.5)
+                .map(|s| s.time)
+        });
+        out.insert(name.clone(), median);
+    }
+    Ok(out)
+}
+
 /// Computes the dashboard of `release`, every count gated with threshold `k`.
 pub fn compute(
     conn: &Connection,
@@ -223,8 +309,8 @@ pub fn compute(
     )]));
     let b_comm = worker::study(conn, by_community, release, &hashes, progress)?;
     progress.set_message("time to safety by centre");
-    let by_centre = dashboard_protocol(&extract, "centre", None, &["P1.1"])?;
-    let b_centre = worker::study(conn, by_centre, release, &hashes, progress)?;
+    let centre_medians = centre_medians(conn, &extract, release, b_comm.stamp.k_applied)?;
+    progress.inc(1);
 
     let (children_c, reports_c, children_ce, reports_ce) = (
         Lookup { t: &gated[0] },
@@ -270,7 +356,7 @@ pub fn compute(
             reports: reports_ce.total(rr),
             children: children_ce.total(Some(i)),
             children_by_year: years.iter().map(|y| children_ce.cell(Some(i), y)).collect(),
-            median_safety: median(&b_centre, id),
+            median_safety: centre_medians.get(id).copied().flatten(),
         });
     }
     let mut notes = vec![format!(

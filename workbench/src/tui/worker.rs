@@ -273,7 +273,7 @@ fn error_reply(job: u64, e: &str) -> Reply {
 }
 
 /// A protocol compiled for `release` without hashing the release (attrition needs no stamp).
-fn prepare(
+pub(super) fn prepare(
     protocol: Protocol,
     release: &str,
     release_hash: String,
