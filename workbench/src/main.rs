@@ -93,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(&config, &args),
         Command::ExportRelease(args) => export::run(&config, &args).map(|()| ExitCode::SUCCESS),
-        Command::Fit(args) => fit::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Fit(args) => fit::run(&config, &args).map(|()| ExitCode::SUCCESS),
         Command::Study(args) => study::run(&config, &args),
         Command::Validate(args) => replicates::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Info { store } => {

@@ -106,6 +106,14 @@ fn sources(columns: &[(&str, &Value)]) -> Sources {
 
 fn sources_from_csv(text: &str) -> Sources {
     let dir = tempfile::tempdir().expect("tempdir");
+    // The stores here hold R's public datasets, not case records: the comparison with R needs
+    // every count, so this folder's workbench.toml sets k to 1 (the default refuses: see
+    // `a_fit_on_a_store_with_small_counts_is_refused`).
+    std::fs::write(
+        dir.path().join("workbench.toml"),
+        "[privacy]\nk_screen = 1\nk_file = 1\n",
+    )
+    .expect("write config");
     let csv = dir.path().join("data.csv");
     std::fs::write(&csv, text).expect("write csv");
     let parquet = dir.path().join("data.parquet");
@@ -1242,4 +1250,17 @@ fn event_codes_outside_the_model_name_the_row() {
         ],
     );
     names_row_and_column(&err, 7, "w");
+}
+
+#[test]
+fn a_fit_on_a_store_with_small_counts_is_refused() {
+    let src = sources_from_csv("time,status,group\n1,1,a\n2,0,a\n3,1,b\n4,1,b\n5,0,b\n6,1,a\n");
+    std::fs::remove_file(src.dir.path().join("workbench.toml")).expect("default policy");
+    let out = src.run(Src::Table, &["km", "--time", "time", "--event", "status"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("disclosure gate refuses it") && err.contains("fewer than 5"), "{err}");
+    // the same rows from a CSV file are the user's own: not gated
+    let out = src.run(Src::Csv, &["km", "--time", "time", "--event", "status"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -84,6 +84,7 @@ pub mod columns;
 pub mod compare;
 pub mod dataset;
 mod estimate;
+pub mod gate;
 pub mod report;
 mod treatment;
 
@@ -294,9 +295,22 @@ pub enum FitError {
 }
 
 /// Runs `workbench fit` and prints the report.
-pub fn run(args: &FitArgs) -> anyhow::Result<()> {
+pub fn run(config: &crate::config::Config, args: &FitArgs) -> anyhow::Result<()> {
     let report = fit(args)?;
-    // Every number below comes from `report`: the disclosure gate for store output goes here.
+    // Every number below comes from `report`: on a store it passes the disclosure gate first
+    // (k on screen for text, k in files for --json, which is usually redirected to a file).
+    let source = Source::from_args(&args.data, args.sql.as_deref(), args.table.as_deref())?;
+    if matches!(source, Source::Store { .. }) {
+        let k = if args.json {
+            config.privacy.k_file
+        } else {
+            config.privacy.k_screen
+        };
+        let small = gate::small_counts(&serde_json::to_value(&report)?, k);
+        if !small.is_empty() {
+            anyhow::bail!(gate::refusal(&small, k));
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
