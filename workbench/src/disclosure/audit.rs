@@ -737,7 +737,7 @@ impl Engine {
             }
         }
         let mut all = rows;
-        all.extend(reduced.unwrap_or_default());
+        all.extend(reduced.iter().flatten().cloned());
         propagate_bounds(&all, &mut lo, &mut hi);
         if let Some(ix) = (0..hidden.len())
             .find(|&ix| self.small(hidden[ix]) && hi[ix].is_some_and(|h| h <= lo[ix]))
@@ -753,26 +753,120 @@ impl Engine {
         let domains: Vec<(i128, i128)> = (0..hidden.len())
             .map(|ix| (lo[ix], hi[ix].map_or(cap, |h| h.min(cap))))
             .collect();
+        let truth: Vec<i128> = hidden.iter().map(|&i| i128::from(self.values[i])).collect();
+        // Fast path: one step along a basis vector of the null space from the true filling.
+        let mut moves = vec![false; hidden.len()];
+        if let Some(reduced) = &reduced {
+            for d in null_basis(reduced, hidden.len()) {
+                for sign in [1i128, -1] {
+                    let fits = d.iter().all(|&(ix, v)| {
+                        let x = truth[ix] + sign * v;
+                        domains[ix].0 <= x && x <= domains[ix].1
+                    });
+                    if fits {
+                        for &(ix, _) in &d {
+                            moves[ix] = true;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        // Otherwise a depth-first search in the node's connected part of the system.
+        let part = components(&all, hidden.len());
         for (ix, &i) in hidden.iter().enumerate() {
-            if !self.small(i) {
+            if !self.small(i) || moves[ix] {
                 continue;
             }
-            let truth = i128::from(self.values[i]);
+            let rows: Vec<Equation> = all
+                .iter()
+                .filter(|r| r.terms.first().is_some_and(|t| part[t.0] == part[ix]))
+                .cloned()
+                .collect();
             let (a, b) = domains[ix];
-            let mut others: Vec<i128> = (a..=b).filter(|&w| w != truth).collect();
-            others.sort_by_key(|&w| ((w - truth).abs(), w));
+            let mut others: Vec<i128> = (a..=b).filter(|&w| w != truth[ix]).collect();
+            others.sort_by_key(|&w| ((w - truth[ix]).abs(), w));
             let mut budget = SEARCH_BUDGET;
-            let moves = others.into_iter().any(|w| {
-                let mut d = domains.clone();
+            let found = others.into_iter().any(|w| {
+                // Nodes outside the part stay at their values; they appear in none of its rows.
+                let mut d: Vec<(i128, i128)> = (0..hidden.len())
+                    .map(|jx| {
+                        if part[jx] == part[ix] {
+                            domains[jx]
+                        } else {
+                            (truth[jx], truth[jx])
+                        }
+                    })
+                    .collect();
                 d[ix] = (w, w);
-                has_solution(&all, d, &mut budget)
+                has_solution(&rows, d, &mut budget)
             });
-            if !moves {
+            if !found {
                 return Some((i, false));
             }
         }
         None
     }
+}
+
+/// Connected parts of the hidden nodes: two nodes are connected when an equation holds both.
+fn components(rows: &[Equation], n: usize) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for r in rows {
+        if let Some(&(first, _)) = r.terms.first() {
+            for &(ix, _) in &r.terms[1..] {
+                let (a, b) = (root(&mut parent, first), root(&mut parent, ix));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    (0..n).map(|x| root(&mut parent, x)).collect()
+}
+
+/// An integer basis of the null space from the reduced rows (each row's first term is its
+/// pivot): for each free column f, x_f = 1 and each pivot p = -a_f / a_p, scaled to integers.
+/// Sparse vectors as (column, value); a vector whose scaling overflows is left out.
+fn null_basis(reduced: &[Equation], ncols: usize) -> Vec<Vec<(usize, i128)>> {
+    let mut is_pivot = vec![false; ncols];
+    for r in reduced {
+        if let Some(&(p, _)) = r.terms.first() {
+            is_pivot[p] = true;
+        }
+    }
+    let mut rows_with: Vec<Vec<usize>> = vec![Vec::new(); ncols];
+    for (ri, r) in reduced.iter().enumerate() {
+        for &(ix, _) in &r.terms[1..] {
+            rows_with[ix].push(ri);
+        }
+    }
+    (0..ncols)
+        .filter(|&f| !is_pivot[f])
+        .filter_map(|f| {
+            // Entries p = -a_f / a_p as fractions; scale by the lcm of the denominators.
+            let mut entries: Vec<(usize, Ratio)> = vec![(f, Ratio::int(1))];
+            for &ri in &rows_with[f] {
+                let r = &reduced[ri];
+                let (p, a_p) = r.terms[0];
+                let a_f = r.terms.iter().find(|t| t.0 == f)?.1;
+                entries.push((p, Ratio::norm(a_f.checked_neg()?, a_p)?));
+            }
+            let l = entries.iter().try_fold(1i128, |l, (_, x)| {
+                let g = gcd(l, x.d).max(1);
+                (l / g).checked_mul(x.d)
+            })?;
+            entries
+                .into_iter()
+                .map(|(ix, x)| Some((ix, (l / x.d).checked_mul(x.n)?)))
+                .collect()
+        })
+        .collect()
 }
 
 /// Search nodes allowed per hidden small count before it is treated as pinned.
