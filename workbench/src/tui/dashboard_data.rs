@@ -339,7 +339,7 @@ pub fn compute(
             recurrence: if key == "total" {
                 None
             } else {
-                proportion(&b_comm, "P2.2", key, "substantiated recurrence")
+                proportion(&b_comm, "P2.2", key, "substantiated_recurrence within")
             },
             recovery: if key == "total" {
                 None
@@ -359,13 +359,15 @@ pub fn compute(
             median_safety: centre_medians.get(id).copied().flatten(),
         });
     }
-    let mut notes = vec![format!(
-        "Counts under {k} are shown as <{k}; x hides a count that would let one be recomputed from the totals."
-    )];
-    notes.push(format!(
-        "Medians and proportions come from study runs gated with k = {} (curves coarsened so no step shows fewer than k children).",
-        b_comm.stamp.k_applied
-    ));
+    let notes = vec![
+        format!(
+            "Counts under {k} are shown as <{k}; x hides a count that would let one be recomputed from the totals."
+        ),
+        format!(
+            "Medians and proportions come from study runs gated with k = {} (curves coarsened so no step shows fewer than k children).",
+            b_comm.stamp.k_applied
+        ),
+    ];
     Ok(DashboardData {
         k,
         release: release.to_string(),

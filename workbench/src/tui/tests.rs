@@ -799,7 +799,7 @@ fn thousands_of_random_keys_and_resizes_neither_panic_nor_hang() {
         let e = app.start();
         answer(&mut app, e, &mut rng);
         let started = Instant::now();
-        for i in 0..4000 {
+        for i in 0..4000u32 {
             if rng.random_bool(0.03) {
                 let (w, h) = (rng.random_range(1..200), rng.random_range(1..70));
                 terminal.backend_mut().resize(w, h);
@@ -826,7 +826,7 @@ fn thousands_of_random_keys_and_resizes_neither_panic_nor_hang() {
                 let e = app.start();
                 answer(&mut app, e, &mut rng);
             }
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 terminal
                     .draw(|f| ui::draw(f, &app, &Palette::default()))
                     .expect("draw");

@@ -69,7 +69,7 @@ fn list(frame: &mut Frame, app: &App, pal: &Palette, area: Rect) {
 }
 
 /// The curves of the selected estimator for the outcome's event, one per group.
-pub fn curves<'a>(b: &'a Bundle, kind: CurveKind) -> Vec<&'a Curve> {
+pub fn curves(b: &Bundle, kind: CurveKind) -> Vec<&Curve> {
     let Some(o) = b.outcomes.first() else {
         return Vec::new();
     };
@@ -139,7 +139,7 @@ pub fn ticks(xmax: f64, width: u16) -> Vec<f64> {
     let room = (width as usize / 7).max(2);
     let step = [30.0, 60.0, 90.0, 180.0, 365.0, 730.0, 1461.0, 3652.0]
         .into_iter()
-        .find(|s| (xmax / s).floor() as usize + 1 <= room)
+        .find(|s| ((xmax / s).floor() as usize) < room)
         .unwrap_or(xmax.max(1.0));
     let mut out = Vec::new();
     let mut t = 0.0;
