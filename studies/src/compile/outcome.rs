@@ -16,9 +16,10 @@ use crate::protocol::{Age18, Origin, Protocol, SafetyDate, Timing};
 /// The far future standing in for "never" in LEAST().
 const NEVER: &str = "DATE '9999-12-31'";
 
-/// Restricts an event `e` to the entry episode's transfer chain (or to no episode).
-const IN_CHAIN: &str = "(e.episode_id IS NULL OR e.episode_id IN \
-     (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))";
+/// The events an outcome reads, of the entry episode's transfer chain (or of no episode), keyed
+/// by the entry episode: `chain_events` (defined by [`base`]).
+const CHAIN_EVENT_TYPES: &str =
+    "('SAFETY_REACHED', 'PLACEMENT_START', 'PARQUET_REFERRAL', 'COURT_MEASURE')";
 
 struct Ctx<'a> {
     p: &'a Protocol,
@@ -51,30 +52,25 @@ impl Ctx<'_> {
             ""
         };
         format!(
-            "(SELECT min(GREATEST({date}, o.entry_date)) FROM event e WHERE e.release_id = o.release_id \
-             AND e.child_pid = o.child_pid AND e.event_type = 'SAFETY_REACHED' \
-             AND e.event_date >= o.entry_date AND {IN_CHAIN}{home})"
+            "(SELECT min(GREATEST({date}, o.entry_date)) FROM chain_events e WHERE e.k = o.episode_id \
+             AND e.event_type = 'SAFETY_REACHED' AND e.event_date >= o.entry_date{home})"
         )
     }
 
     /// First placement start in the chain with no safety breach within 30 days (safety by removal).
     fn placement_safety(&self) -> String {
-        format!(
-            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
-             AND e.child_pid = o.child_pid AND e.event_type = 'PLACEMENT_START' \
-             AND e.event_date >= o.entry_date AND {IN_CHAIN} \
-             AND NOT EXISTS (SELECT 1 FROM event b WHERE b.release_id = e.release_id \
-             AND b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
-             AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30))"
-        )
+        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+         AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.entry_date \
+         AND NOT EXISTS (SELECT 1 FROM event b WHERE b.release_id = e.release_id \
+         AND b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
+         AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30))"
+            .to_string()
     }
 
     fn placement_start(&self) -> String {
-        format!(
-            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
-             AND e.child_pid = o.child_pid AND e.event_type = 'PLACEMENT_START' \
-             AND e.event_date >= o.t0 AND {IN_CHAIN})"
-        )
+        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+         AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.t0)"
+            .to_string()
     }
 
     /// Closure of the chain's last episode without safety, for a reason other than "no
@@ -111,17 +107,16 @@ impl Ctx<'_> {
     }
 
     fn escalation(&self) -> String {
-        format!(
-            "(SELECT min(e.event_date) FROM event e WHERE e.release_id = o.release_id \
-             AND e.child_pid = o.child_pid AND e.event_type IN ('PARQUET_REFERRAL', 'COURT_MEASURE') \
-             AND e.event_date >= o.t0 AND {IN_CHAIN})"
-        )
+        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+         AND e.event_type IN ('PARQUET_REFERRAL', 'COURT_MEASURE') AND e.event_date >= o.t0)"
+            .to_string()
     }
 
     fn first_intervention(&self) -> String {
-        "(SELECT min(x.start_date) FROM intervention x WHERE x.release_id = o.release_id \
-         AND x.intervention_code <> 'ADVICE_ONLY' AND x.start_date >= o.t0 \
-         AND x.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id))"
+        "(SELECT min(x.start_date) FROM study_chain ch JOIN intervention x \
+         ON x.release_id = o.release_id AND x.episode_id = ch.episode_id \
+         WHERE ch.root = o.episode_id AND x.intervention_code <> 'ADVICE_ONLY' \
+         AND x.start_date >= o.t0)"
             .to_string()
     }
 }
@@ -146,13 +141,30 @@ pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> 
     }
 }
 
-/// The `f` CTE: cohort rows with how their follow-up can end.
-fn base() -> &'static str {
-    "f AS (
+/// The `f` CTE (cohort rows with how their follow-up can end) and `chain_events` (the events
+/// outcomes read, of each entry episode's transfer chain or of no episode, keyed `k` by the
+/// entry episode: one hash join instead of a lookup per row).
+fn base() -> String {
+    format!(
+        "f AS (
   SELECT c.*, s.end_closure_date, s.end_closure_reason, s.left_data_date, s.admin_end,
          s.death_date, s.tx_start
     FROM study_cohort c JOIN study_followup s ON s.episode_id = c.episode_id
+),
+chain_events AS (
+  SELECT ch.root AS k, e.release_id, e.child_pid, e.event_type, e.event_date, e.interval_lower
+    FROM study_chain ch
+    JOIN study_cohort c ON c.episode_id = ch.root
+    JOIN event e ON e.release_id = c.release_id AND e.child_pid = c.child_pid
+                AND e.episode_id = ch.episode_id
+   WHERE e.event_type IN {CHAIN_EVENT_TYPES}
+  UNION ALL
+  SELECT c.episode_id AS k, e.release_id, e.child_pid, e.event_type, e.event_date, e.interval_lower
+    FROM study_cohort c
+    JOIN event e ON e.release_id = c.release_id AND e.child_pid = c.child_pid
+   WHERE e.episode_id IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}
 )"
+    )
 }
 
 /// The time origin and eligibility of a time-to-event or recurrent outcome, as the `o` CTE.
@@ -176,9 +188,9 @@ fn origin(cx: &mut Ctx) -> String {
                 .to_string(),
         ),
         "P2.4" => (
-            "(SELECT min(pl.end_date) FROM placement pl WHERE pl.release_id = f.release_id \
-             AND pl.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = f.episode_id) \
-             AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
+            "(SELECT min(pl.end_date) FROM study_chain ch JOIN placement pl \
+             ON pl.release_id = f.release_id AND pl.episode_id = ch.episode_id \
+             WHERE ch.root = f.episode_id AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
              AND pl.end_date - pl.start_date >= 8 AND NOT pl.is_trial_home_visit)"
                 .into(),
             "t0 IS NOT NULL AND (d18 IS NULL OR d18 > t0)".to_string(),
@@ -264,10 +276,9 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
             (_, "REREPORT") | (_, "SUBSTANTIATED_RECURRENCE") => cx.rereport(None),
             (_, "REREPORT_OPEN") => cx.rereport(Some(true)),
             (_, "REREPORT_CLOSED") => cx.rereport(Some(false)),
-            (_, "REENTRY") => "(SELECT min(pl.start_date) FROM placement pl JOIN episode pe \
-                 ON pe.release_id = pl.release_id AND pe.episode_id = pl.episode_id \
-                 WHERE pl.release_id = o.release_id AND pe.child_pid = o.child_pid \
-                 AND pl.start_date > o.t0)"
+            (_, "REENTRY") => "(SELECT min(e.event_date) FROM event e \
+                 WHERE e.release_id = o.release_id AND e.child_pid = o.child_pid \
+                 AND e.event_type = 'PLACEMENT_START' AND e.event_date > o.t0)"
                 .to_string(),
             (_, "RECOVERY") => {
                 let (inst, cut) = (cx.params.text(&o.instrument), cx.params.float(o.cut_off));
@@ -459,9 +470,9 @@ spells AS (
   SELECT o.episode_id AS k, pl.start_date AS s,
          LEAST(COALESCE(pl.end_date, o.admin_end), o.admin_end, COALESCE(o.d18, {NEVER}),
                COALESCE(o.death_date, {NEVER})) AS e, o.child_pid, o.release_id
-    FROM o JOIN placement pl ON pl.release_id = o.release_id
-   WHERE pl.episode_id IN (SELECT ch.episode_id FROM study_chain ch WHERE ch.root = o.episode_id)
-     AND pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
+    FROM o JOIN study_chain ch ON ch.root = o.episode_id
+    JOIN placement pl ON pl.release_id = o.release_id AND pl.episode_id = ch.episode_id
+   WHERE pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
      AND COALESCE(pl.exit_reason, '') <> 'RUNAWAY'
 ),
 per_child AS (
