@@ -18,7 +18,8 @@ pub enum Count {
     Shown(u64),
     /// Fewer than k children (primary suppression).
     BelowK,
-    /// Hidden so that a small cell cannot be recomputed (complementary suppression).
+    /// Hidden so that a small cell cannot be recomputed (complementary suppression), or a small
+    /// cell whose `<k` marker would give it away. Says nothing about size.
     Hidden,
 }
 

@@ -17,9 +17,7 @@ entry_candidates AS (
   SELECT e.release_id, e.episode_id, e.child_pid, ch.family_pid, e.centre_id, ce.community,
          ce.region, e.entry_date, e.episode_seq, e.melding_type, e.referral_source,
          rs.source_group, ch.sex, e.age_at_entry_months, e.index_report_id,
-         (SELECT min(f.form_code) FROM report_child_form f
-           WHERE f.release_id = e.release_id AND f.report_id = e.index_report_id
-             AND f.child_pid = e.child_pid AND f.is_primary) AS primary_form,
+         pf.primary_form,
          ch.date_of_18th_birthday AS d18,
          COALESCE(ow.obs_end, dr.extract_date) AS obs_end,
          COALESCE(ow.obs_end_reason, 'EXTRACT') AS obs_end_reason,
@@ -29,6 +27,10 @@ entry_candidates AS (
     JOIN centre ce ON ce.centre_id = e.centre_id
     JOIN referral_source rs ON rs.source_code = e.referral_source
     JOIN child ch ON ch.release_id = e.release_id AND ch.child_pid = e.child_pid
+    LEFT JOIN (SELECT report_id, child_pid, min(form_code) AS primary_form
+                 FROM report_child_form WHERE release_id = {release} AND is_primary
+                GROUP BY report_id, child_pid) pf
+           ON pf.report_id = e.index_report_id AND pf.child_pid = e.child_pid
     LEFT JOIN observation_window ow ON ow.release_id = e.release_id AND ow.child_pid = e.child_pid
    WHERE e.release_id = {release}
      AND e.entry_date BETWEEN {from} AND {to}
