@@ -407,10 +407,17 @@ impl App {
                 enabled: true,
             })
             .collect();
-        let covariates = COVARIATE_CHOICES
+        // The protocol's covariates (switched on), then the other common ones (off).
+        let mut covariates: Vec<(String, bool)> = protocol
+            .covariates
             .iter()
-            .map(|c| (c.to_string(), protocol.covariates.iter().any(|p| p == c)))
+            .map(|c| (c.clone(), true))
             .collect();
+        for c in COVARIATE_CHOICES {
+            if !covariates.iter().any(|(x, _)| x == c) {
+                covariates.push((c.to_string(), false));
+            }
+        }
         App {
             mode,
             lang,
@@ -553,6 +560,8 @@ impl App {
     pub fn outcome_protocol(&self, id: &str) -> Protocol {
         let mut p = self.cohort_protocol();
         p.outcomes = vec![self.outcome_spec(id)];
+        // Curves only: the adjusted comparison belongs to the model screen.
+        p.compare = None;
         p.models = [
             ModelKind::CumulativeIncidence,
             ModelKind::KaplanMeier,
@@ -634,10 +643,28 @@ impl App {
             spec(ModelKind::Cox, None),
             spec(ModelKind::Rmst, Some(365.0)),
         ];
-        p.compare = self.form.model.compare().map(|method| Compare {
-            method,
-            bootstrap: Some(COMPARE_BOOTSTRAP),
-            ..Default::default()
+        // A propensity-score model: the protocol's own [compare] settings when it has them
+        // (restricted to the covariates switched on), with fewer bootstrap replicates.
+        p.compare = self.form.model.compare().map(|method| {
+            let base = self.protocol.compare.clone().unwrap_or_default();
+            let same_method = base.method == method && self.protocol.compare.is_some();
+            let ps = base.ps_covariates.clone().map(|l| {
+                l.into_iter()
+                    .filter(|c| p.covariates.iter().any(|x| x == c))
+                    .collect::<Vec<_>>()
+            });
+            Compare {
+                method,
+                estimand: if same_method { base.estimand } else { None },
+                ps_covariates: ps.filter(|l| !l.is_empty()),
+                bootstrap: Some(
+                    base.bootstrap
+                        .unwrap_or(COMPARE_BOOTSTRAP)
+                        .min(COMPARE_BOOTSTRAP),
+                ),
+                outcomes: None,
+                ..base
+            }
         });
         p
     }

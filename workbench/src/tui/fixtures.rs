@@ -22,7 +22,52 @@ use crate::disclosure::GatedCount;
 
 /// A new interface over the default protocol.
 pub fn app(mode: Mode, lang: Lang) -> App {
-    App::new(mode, lang, default_protocol(), "demo.duckdb".into(), 5)
+    App::new(mode, lang, protocol(), "demo.duckdb".into(), 5)
+}
+
+/// The protocol of the fixtures (fixed here, so the snapshots do not follow the examples).
+pub const PROTOCOL: &str = r#"
+title = "Flanders vs Wallonia: safety, recurrence and recovery"
+seed = 20251129
+covariates = [
+  "adolescent", "age_years", "form_SEX", "form_NEGL", "safety_plan",
+  "ctx_PARENT_MENTAL_ILLNESS", "ctx_PARTNER_VIOLENCE",
+]
+[cohort]
+entry = "first"
+entry_from = "2015-01-01"
+entry_to = "2023-12-31"
+[[cohort.rule]]
+name = "born before entry"
+prenatal = false
+[[cohort.rule]]
+name = "aged 0-17 at entry"
+age_at_entry_years = { min = 0, max = 17 }
+[[cohort.rule]]
+name = "first-ever episode"
+prior_episodes = false
+[groups]
+by = "community"
+levels = ["VL", "FWB"]
+[[outcome]]
+id = "P1.1"
+[[outcome]]
+id = "P1.2"
+[[outcome]]
+id = "P2.1"
+[[outcome]]
+id = "P2.2"
+[[outcome]]
+id = "P3.2"
+[[model]]
+kind = "cumulative_incidence"
+[[model]]
+kind = "cox"
+"#;
+
+/// [`PROTOCOL`], parsed.
+pub fn protocol() -> studies::Protocol {
+    studies::Protocol::parse("fixture.toml", PROTOCOL).unwrap_or_else(|_| default_protocol())
 }
 
 /// The attrition of the default protocol's rules on a store of 20,000 children.

@@ -473,7 +473,7 @@ fn opening_a_protocol() {
     });
     let e = update(&mut app, Action::Submit);
     assert!(matches!(&e[..], [Effect::LoadProtocol { .. }]));
-    let mut p = default_protocol();
+    let mut p = fixtures::protocol();
     p.cohort.rules.truncate(1);
     let e = update(
         &mut app,
@@ -590,7 +590,8 @@ fn the_model_form() {
     assert_ne!(app.form.covariates[0].1, before);
     let p = app.model_protocol_now();
     assert_eq!(p.groups.and_then(|g| g.by).as_deref(), Some("community"));
-    assert_eq!(p.covariates.iter().any(|c| c == "age_years"), !before);
+    let name = app.form.covariates[0].0.clone();
+    assert_eq!(p.covariates.iter().any(|c| *c == name), !before);
     let e = update(&mut app, Action::Submit);
     assert!(matches!(&e[..], [Effect::RunStudy { .. }]));
 }
