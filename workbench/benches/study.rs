@@ -13,50 +13,7 @@ use workbench::store::Store;
 use workbench::study::PreparedStudy;
 use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
 
-const PROTOCOL: &str = r#"
-title = "every outcome"
-covariates = ["adolescent", "form_NEGL", "ctx_PARTNER_VIOLENCE", "safety_plan"]
-[cohort]
-entry = "first"
-entry_from = "2015-01-01"
-entry_to = "2023-12-31"
-[[cohort.rule]]
-name = "aged 0-17"
-age_at_entry_years = { min = 0, max = 17 }
-[[cohort.rule]]
-name = "no washout report"
-washout_days = 365
-[groups]
-by = "community"
-[[outcome]]
-id = "P1.1"
-[[outcome]]
-id = "P1.2"
-[[outcome]]
-id = "P1.3"
-[[outcome]]
-id = "P1.4"
-[[outcome]]
-id = "P1.5"
-[[outcome]]
-id = "P2.1"
-[[outcome]]
-id = "P2.2"
-[[outcome]]
-id = "P2.3"
-[[outcome]]
-id = "P2.4"
-[[outcome]]
-id = "P2.5"
-[[outcome]]
-id = "P3.1"
-[[outcome]]
-id = "P3.2"
-[[outcome]]
-id = "P3.3"
-[[outcome]]
-id = "P3.4"
-"#;
+const PROTOCOL: &str = include_str!("every-outcome.toml");
 
 fn store_path() -> PathBuf {
     if let Some(p) = std::env::var_os("WORKBENCH_BENCH_STORE") {
@@ -66,8 +23,8 @@ fn store_path() -> PathBuf {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-        .join(".cache/workbench-bench");
+    let dir =
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/workbench-bench");
     let path = dir.join(format!("default-{children}.duckdb"));
     if !path.exists() {
         std::fs::create_dir_all(&dir).expect("bench dir");

@@ -16,31 +16,10 @@
 
 use std::fmt;
 
-/// The privacy policy: the smallest count shown on screen and written to files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrivacyPolicy {
-    #[serde(default = "default_k_screen")]
-    pub k_screen: u64,
-    #[serde(default = "default_k_file")]
-    pub k_file: u64,
-}
-
-fn default_k_screen() -> u64 {
-    5
-}
-fn default_k_file() -> u64 {
-    10
-}
-
-impl Default for PrivacyPolicy {
-    fn default() -> Self {
-        PrivacyPolicy {
-            k_screen: default_k_screen(),
-            k_file: default_k_file(),
-        }
-    }
-}
+pub use studies::PrivacyPolicy;
+/// A count after the gate: the bundle's count type (Shown / BelowK / Hidden), so what the gate
+/// publishes is what a results bundle carries.
+pub use studies::bundle::Count as GatedCount;
 
 /// Where an output goes, which sets its threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,37 +28,14 @@ pub enum Audience {
     File,
 }
 
-impl PrivacyPolicy {
-    /// The gate for one audience.
-    pub fn gate(&self, audience: Audience) -> Gate {
+impl Gate {
+    /// The gate of `policy` for one audience.
+    pub fn for_audience(policy: &PrivacyPolicy, audience: Audience) -> Gate {
         Gate {
             k: match audience {
-                Audience::Screen => self.k_screen,
-                Audience::File => self.k_file,
+                Audience::Screen => policy.k_screen,
+                Audience::File => policy.k_file,
             },
-        }
-    }
-}
-
-/// A count after the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GatedCount {
-    /// Published as is.
-    Shown(u64),
-    /// Fewer than k children (primary suppression).
-    BelowK,
-    /// Hidden so that a small cell cannot be recomputed from the totals (complementary
-    /// suppression), or a small cell whose `<k` marker would give it away. Says nothing about size.
-    Hidden,
-}
-
-impl GatedCount {
-    /// The published value, if any.
-    pub fn value(self) -> Option<u64> {
-        match self {
-            GatedCount::Shown(v) => Some(v),
-            _ => None,
         }
     }
 }
@@ -377,7 +333,7 @@ mod tests {
 
     #[test]
     fn zero_is_published_and_lone_counts_gate() {
-        let gate = PrivacyPolicy::default().gate(Audience::File);
+        let gate = Gate::for_audience(&PrivacyPolicy::default(), Audience::File);
         assert_eq!(gate.k, 10);
         assert_eq!(gate.count(0), GatedCount::Shown(0));
         assert_eq!(gate.count(9), GatedCount::BelowK);

@@ -65,7 +65,7 @@ pub fn demo(config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
     let release = store
         .default_release()?
         .ok_or_else(|| anyhow::anyhow!("the store {} holds no release", path.display()))?;
-    let gate = config.privacy.gate(Audience::Screen);
+    let gate = Gate::for_audience(&config.privacy, Audience::Screen);
     println!("Demo store: {}", path.display());
     println!(
         "Release {} (extract {}, {}), children by first entry. Counts under {} are hidden (disclosure gate).\n",
@@ -153,7 +153,7 @@ fn crosstab(
 /// Prints the schema version, the releases with extract date and content hash, and row counts.
 pub fn info(config: &Config, path: &Path) -> anyhow::Result<()> {
     let store = Store::open(path)?;
-    let gate: Gate = config.privacy.gate(Audience::Screen);
+    let gate: Gate = Gate::for_audience(&config.privacy, Audience::Screen);
     println!("Store: {}", path.display());
     println!("Schema version: {SCHEMA_VERSION}");
     let releases = store.releases()?;

@@ -1259,8 +1259,15 @@ fn a_fit_on_a_store_with_small_counts_is_refused() {
     let out = src.run(Src::Table, &["km", "--time", "time", "--event", "status"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("disclosure gate refuses it") && err.contains("fewer than 5"), "{err}");
+    assert!(
+        err.contains("disclosure gate refuses it") && err.contains("fewer than 5"),
+        "{err}"
+    );
     // the same rows from a CSV file are the user's own: not gated
     let out = src.run(Src::Csv, &["km", "--time", "time", "--event", "status"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

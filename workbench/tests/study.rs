@@ -66,9 +66,20 @@ fn examples_run_attrition_adds_up_and_reruns_are_bit_identical() -> Result<()> {
                 .arg(out)
                 .arg("--quiet")
                 .output()?;
-            ensure!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+            ensure!(
+                o.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         }
-        for file in ["bundle.json", "attrition.parquet", "curves.parquet", "estimates.parquet", "cox.parquet", "protocol.toml"] {
+        for file in [
+            "bundle.json",
+            "attrition.parquet",
+            "curves.parquet",
+            "estimates.parquet",
+            "cox.parquet",
+            "protocol.toml",
+        ] {
             let a = std::fs::read(out1.join(file)).with_context(|| format!("{name}/{file}"))?;
             let b = std::fs::read(out2.join(file))?;
             ensure!(a == b, "{name}/{file} differs between two runs");
@@ -76,11 +87,19 @@ fn examples_run_attrition_adds_up_and_reruns_are_bit_identical() -> Result<()> {
         let bundle: Bundle = serde_json::from_slice(&std::fs::read(out1.join("bundle.json"))?)?;
         // attrition: each shown removal is the difference of the shown counts around it
         for w in bundle.attrition.windows(2) {
-            if let (Some(a), Some(b), Some(r)) = (value(w[0].children), value(w[1].children), value(w[1].children_removed)) {
+            if let (Some(a), Some(b), Some(r)) = (
+                value(w[0].children),
+                value(w[1].children),
+                value(w[1].children_removed),
+            ) {
                 ensure!(a - b == r, "{name}: attrition {} - {} != {}", a, b, r);
             }
         }
-        let cohort = bundle.attrition.last().and_then(|a| value(a.children)).context("cohort size")?;
+        let cohort = bundle
+            .attrition
+            .last()
+            .and_then(|a| value(a.children))
+            .context("cohort size")?;
         ensure!(cohort > 100, "{name}: cohort of {cohort}");
         // whole-cohort outcomes: groups add up to the cohort when all are shown
         for o in &bundle.outcomes {
@@ -88,14 +107,23 @@ fn examples_run_attrition_adds_up_and_reruns_are_bit_identical() -> Result<()> {
             if o.outcome.id.starts_with("P1") {
                 let sum: Option<u64> = o.groups.iter().map(|g| value(g.children)).sum();
                 if let Some(s) = sum {
-                    ensure!(s == cohort, "{name} {}: groups {} vs cohort {}", o.outcome.id, s, cohort);
+                    ensure!(
+                        s == cohort,
+                        "{name} {}: groups {} vs cohort {}",
+                        o.outcome.id,
+                        s,
+                        cohort
+                    );
                 }
             }
             for c in &o.curves {
                 for s in &c.steps {
                     for n in [s.n_risk, s.n_event] {
                         if let Some(v) = value(n) {
-                            ensure!(v >= bundle.stamp.k_applied, "{name}: a curve step shows {v}");
+                            ensure!(
+                                v >= bundle.stamp.k_applied,
+                                "{name}: a curve step shows {v}"
+                            );
                         }
                     }
                 }
@@ -117,18 +145,42 @@ fn check_points_at_the_line_and_suggests_the_code() -> Result<()> {
     let o = bin().args(["study", "check"]).arg(&p).output()?;
     ensure!(o.status.code() == Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    ensure!(err.contains("bad.toml:7:20: cohort.rule[0].referral_source[0]"), "{err}");
-    ensure!(err.contains("did you mean \"CHAT_NUPRAATIKEROVER\""), "{err}");
-    let ok = bin().args(["study", "check"]).arg(example("flanders-vs-wallonia")).output()?;
-    ensure!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    let sql = bin().args(["study", "sql", "--release", "R"]).arg(example("flanders-vs-wallonia")).output()?;
+    ensure!(
+        err.contains("bad.toml:7:20: cohort.rule[0].referral_source[0]"),
+        "{err}"
+    );
+    ensure!(
+        err.contains("did you mean \"CHAT_NUPRAATIKEROVER\""),
+        "{err}"
+    );
+    let ok = bin()
+        .args(["study", "check"])
+        .arg(example("flanders-vs-wallonia"))
+        .output()?;
+    ensure!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let sql = bin()
+        .args(["study", "sql", "--release", "R"])
+        .arg(example("flanders-vs-wallonia"))
+        .output()?;
     let text = String::from_utf8_lossy(&sql.stdout);
-    ensure!(text.contains("r01_born_before_entry AS") && text.contains("--   $1 = 'R'"), "{text}");
+    ensure!(
+        text.contains("r01_born_before_entry AS") && text.contains("--   $1 = 'R'"),
+        "{text}"
+    );
     Ok(())
 }
 
 fn term<'a>(c: &'a CoxTable, name: &str) -> Result<&'a studies::bundle::CoxTerm> {
-    c.terms.iter().find(|t| t.term == name).with_context(|| format!("no term {name} in {:?}", c.terms.iter().map(|t| &t.term).collect::<Vec<_>>()))
+    c.terms.iter().find(|t| t.term == name).with_context(|| {
+        format!(
+            "no term {name} in {:?}",
+            c.terms.iter().map(|t| &t.term).collect::<Vec<_>>()
+        )
+    })
 }
 
 /// |log(estimate) − log(truth)| in standard errors.
@@ -142,13 +194,28 @@ fn community_hazard_ratios_recover_the_truth_without_frailty() -> Result<()> {
     let store = dir.path().join("s.duckdb");
     synth_store(&store, Scenario::NoFrailty, 12_000, 5)?;
     let b = run(&store, &example("flanders-vs-wallonia"))?;
-    let get = |id: &str| b.outcomes.iter().find(|o| o.outcome.id == id).context(id.to_string());
+    let get = |id: &str| {
+        b.outcomes
+            .iter()
+            .find(|o| o.outcome.id == id)
+            .context(id.to_string())
+    };
     // P1.2: cause-specific hazard of safety at home, FWB vs VL: 0.85
     let home = term(&get("P1.2")?.cox[0], "community=FWB")?;
-    ensure!(z(home, 0.85) < 2.5, "P1.2 FWB HR {:?} (se {:?}) vs 0.85", home.hazard_ratio, home.se);
+    ensure!(
+        z(home, 0.85) < 2.5,
+        "P1.2 FWB HR {:?} (se {:?}) vs 0.85",
+        home.hazard_ratio,
+        home.se
+    );
     // P2.1 from the index report: re-report hazard FWB vs VL: 1.15
     let rr = term(&get("P2.1")?.cox[0], "community=FWB")?;
-    ensure!(z(rr, 1.15) < 2.5, "P2.1 FWB HR {:?} (se {:?}) vs 1.15", rr.hazard_ratio, rr.se);
+    ensure!(
+        z(rr, 1.15) < 2.5,
+        "P2.1 FWB HR {:?} (se {:?}) vs 1.15",
+        rr.hazard_ratio,
+        rr.se
+    );
     Ok(())
 }
 
@@ -162,8 +229,62 @@ fn time_varying_family_support_is_unbiased_and_ever_treated_is_not() -> Result<(
     ensure!(o.cox.len() == 2, "two Cox models expected");
     let tv = term(&o.cox[0], "treated")?;
     let ever = term(&o.cox[1], "treated")?;
-    ensure!(z(tv, 0.75) < 2.5, "time-varying HR {:?} se {:?} vs 0.75", tv.hazard_ratio, tv.se);
-    ensure!(z(ever, 0.75) > 3.0, "ever-treated HR {:?} se {:?} should be biased", ever.hazard_ratio, ever.se);
-    ensure!(ever.hazard_ratio < tv.hazard_ratio, "immortal time makes 'ever treated' look more protective");
+    ensure!(
+        z(tv, 0.75) < 2.5,
+        "time-varying HR {:?} se {:?} vs 0.75",
+        tv.hazard_ratio,
+        tv.se
+    );
+    ensure!(
+        z(ever, 0.75) > 3.0,
+        "ever-treated HR {:?} se {:?} should be biased",
+        ever.hazard_ratio,
+        ever.se
+    );
+    ensure!(
+        ever.hazard_ratio < tv.hazard_ratio,
+        "immortal time makes 'ever treated' look more protective"
+    );
+    Ok(())
+}
+
+/// Times the cohort and every outcome dataset on a large store (the criterion bench
+/// `benches/study.rs` measures the same in a release build). Run by hand:
+/// `WORKBENCH_BENCH_STORE=/path/1m.duckdb cargo test --workspace --test study -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs a large store (WORKBENCH_BENCH_STORE)"]
+fn cohort_and_outcomes_timing_on_a_large_store() -> Result<()> {
+    let path =
+        PathBuf::from(std::env::var("WORKBENCH_BENCH_STORE").context("WORKBENCH_BENCH_STORE")?);
+    let store = Store::open(&path)?;
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/every-outcome.toml"),
+    )?;
+    let protocol = studies::Protocol::parse("every-outcome.toml", &text)?;
+    let prepared = PreparedStudy::new(&store, protocol, text.as_bytes(), "every-outcome.toml")?;
+    let t0 = std::time::Instant::now();
+    prepared.build_cohort(store.conn())?;
+    let t_cohort = t0.elapsed();
+    let attrition = prepared.attrition(store.conn())?;
+    let t_attrition = t0.elapsed();
+    let mut rows = 0;
+    for o in &prepared.compiled.outcomes {
+        let t = std::time::Instant::now();
+        let d = study::fetch_dataset(store.conn(), o, &prepared.compiled)?;
+        println!(
+            "  {} {:>9} rows {:>8.2} s",
+            o.outcome.id,
+            d.len(),
+            t.elapsed().as_secs_f64()
+        );
+        rows += d.len();
+    }
+    println!(
+        "cohort {:.2} s, attrition {:.2} s, all {:.2} s ({} steps, {rows} dataset rows)",
+        t_cohort.as_secs_f64(),
+        (t_attrition - t_cohort).as_secs_f64(),
+        t0.elapsed().as_secs_f64(),
+        attrition.len()
+    );
     Ok(())
 }

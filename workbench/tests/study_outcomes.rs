@@ -10,6 +10,9 @@
 //!
 //! Days are counted from 2020-01-01 (day 0, the usual entry date); the extract date is day 1000.
 
+// Expected rows are written as tables of tuples, one line per child.
+#![allow(clippy::type_complexity)]
+
 use std::collections::BTreeSet;
 
 use duckdb::params;
@@ -655,7 +658,7 @@ fn same(what: &str, got: &[Row], want: &[Row]) {
 /// The products of one run: each outcome with its rows, and the attrition table.
 struct Study {
     outcomes: Vec<(Outcome, Vec<Row>)>,
-    attrition: Vec<(String, bool, u64, u64)>,
+    attrition: Vec<workbench::study::AttritionCount>,
 }
 
 impl Study {
@@ -2033,10 +2036,10 @@ fn attrition_counts_follow_each_rule() {
         let got: Vec<(String, u64, u64)> = s
             .attrition
             .iter()
-            .map(|(n, _, c, e)| (n.clone(), *c, *e))
+            .map(|a| (a.rule.clone(), a.children, a.episodes))
             .collect();
         assert_eq!(got, derived_counts, "{entry}: attrition");
-        let excluding: Vec<bool> = s.attrition.iter().map(|a| a.1).collect();
+        let excluding: Vec<bool> = s.attrition.iter().map(|a| a.exclude).collect();
         assert_eq!(
             excluding,
             [false, false, false, false, false, false, false, true]

@@ -54,6 +54,8 @@ impl Tmux {
             .expect("tmux new-session");
         assert!(ok.success(), "tmux new-session failed");
         t.tmux(&["set-option", "-t", "ui", "remain-on-exit", "on"]);
+        // Pass Esc on at once: with tmux's default delay an Esc followed by a key arrives as Alt+key.
+        t.tmux(&["set-option", "-s", "escape-time", "0"]);
         t
     }
 
@@ -234,7 +236,9 @@ fn researcher_methodologist_and_manager_in_tmux() {
     t.wait_for("the help", 10, |s| {
         s.contains("Keys") && s.contains("refresh")
     });
-    t.send(&["Escape", "q"]);
+    t.send(&["Escape"]);
+    t.wait_for("the help to close", 10, |s| !s.contains("Esc or ? closes"));
+    t.send(&["q"]);
     let start = Instant::now();
     loop {
         if let Some(code) = t.exit_status() {

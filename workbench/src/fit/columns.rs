@@ -178,7 +178,10 @@ impl Analysis {
                 .cluster
                 .as_ref()
                 .map(|c| rows.iter().map(|&i| c[i]).collect()),
-            id: self.id.as_ref().map(|c| rows.iter().map(|&i| c[i]).collect()),
+            id: self
+                .id
+                .as_ref()
+                .map(|c| rows.iter().map(|&i| c[i]).collect()),
             design: self.design.as_ref().map(design),
             ps_design: self.ps_design.as_ref().map(design),
             group_parts: self.group_parts.clone(),
@@ -294,7 +297,10 @@ pub fn read(
     };
 
     let mut covariate_columns: Vec<(String, CovariateColumn)> = Vec::new();
-    for spec in [names.covariates, names.ps_covariates].into_iter().flatten() {
+    for spec in [names.covariates, names.ps_covariates]
+        .into_iter()
+        .flatten()
+    {
         for term in spec {
             if covariate_columns.iter().any(|(n, _)| *n == term.name) {
                 continue;

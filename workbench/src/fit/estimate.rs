@@ -33,9 +33,9 @@ pub fn run(args: &FitArgs, data: &Dataset) -> Result<FitReport, FitError> {
         None => None,
     };
     let ps_spec = match &args.ps_covariates {
-        Some(s) => Some(
-            parse_spec(s).map_err(|e| FitError::Usage(format!("--ps-covariates: {e}")))?,
-        ),
+        Some(s) => {
+            Some(parse_spec(s).map_err(|e| FitError::Usage(format!("--ps-covariates: {e}")))?)
+        }
         None => None,
     };
     let names = ColumnNames {

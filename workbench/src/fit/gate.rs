@@ -112,6 +112,9 @@ mod tests {
         );
         assert!(small_counts(&v, 2).is_empty());
         let msg = refusal(&s, 5);
-        assert!(msg.contains("2 counts of fewer than 5") && !msg.contains(" 3 "), "{msg}");
+        assert!(
+            msg.contains("2 counts of fewer than 5") && !msg.contains(" 3 "),
+            "{msg}"
+        );
     }
 }

@@ -347,11 +347,18 @@ fn check_comparison_flags(args: &FitArgs) -> Result<(), FitError> {
             ));
         }
         if args.ratio.is_some() || args.caliper.is_some() || args.replacement {
-            return usage("--ratio, --caliper and --replacement go with --treatment and --match".into());
+            return usage(
+                "--ratio, --caliper and --replacement go with --treatment and --match".into(),
+            );
         }
         return Ok(());
     };
-    let allowed = [ModelKind::Km, ModelKind::Aj, ModelKind::Cox, ModelKind::Rmst];
+    let allowed = [
+        ModelKind::Km,
+        ModelKind::Aj,
+        ModelKind::Cox,
+        ModelKind::Rmst,
+    ];
     if !allowed.contains(&args.model) {
         return usage(format!(
             "`fit {}` does not take --treatment (it applies to: km, aj, cox, rmst)",
@@ -394,7 +401,9 @@ fn check_comparison_flags(args: &FitArgs) -> Result<(), FitError> {
     if let Some(c) = args.caliper
         && !(c.is_finite() && c >= 0.0)
     {
-        return usage(format!("--caliper {c}: a caliper is >= 0 standard deviations (0: none)"));
+        return usage(format!(
+            "--caliper {c}: a caliper is >= 0 standard deviations (0: none)"
+        ));
     }
     match args.trim.as_slice() {
         [] => {}
@@ -406,7 +415,9 @@ fn check_comparison_flags(args: &FitArgs) -> Result<(), FitError> {
         }
     }
     if (args.bootstrap.is_some() || args.seed.is_some()) && args.tau.is_none() {
-        return usage("--bootstrap and --seed go with --tau (the horizon of the adjusted differences)".into());
+        return usage(
+            "--bootstrap and --seed go with --tau (the horizon of the adjusted differences)".into(),
+        );
     }
     Ok(())
 }

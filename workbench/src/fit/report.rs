@@ -640,7 +640,11 @@ pub fn comparison_text(out: &mut String, c: &Comparison, pct: &str) {
         ]);
         t.render(out);
         if a.failed_replicates > 0 {
-            let _ = writeln!(out, "  {} replicates failed and were left out", a.failed_replicates);
+            let _ = writeln!(
+                out,
+                "  {} replicates failed and were left out",
+                a.failed_replicates
+            );
         }
     }
     for n in &c.notes {

@@ -12,7 +12,7 @@ use models::rmst::{restricted_mean_difference, restricted_mean_survival};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use studies::Protocol;
 use studies::bundle::{
-    CoxTable, CoxTerm, Count, GroupSummary, MeanChange, OutcomeResult, Proportion, Rate,
+    Count, CoxTable, CoxTerm, GroupSummary, MeanChange, OutcomeResult, Proportion, Rate,
     RmstDifference, RmstGroup, RmstTable, StatusCount, Test,
 };
 use studies::compile::CovariateColumn;
@@ -76,7 +76,11 @@ fn models_for(p: &Protocol, o: &Outcome) -> Vec<ModelKind> {
         .collect();
     if p.models.is_empty() {
         kinds = match o.kind {
-            OutcomeKind::TimeToEvent => vec![ModelKind::CumulativeIncidence, ModelKind::Logrank, ModelKind::Cox],
+            OutcomeKind::TimeToEvent => vec![
+                ModelKind::CumulativeIncidence,
+                ModelKind::Logrank,
+                ModelKind::Cox,
+            ],
             OutcomeKind::Recurrent => vec![ModelKind::Recurrent],
             _ => vec![ModelKind::Proportion],
         };
@@ -118,7 +122,9 @@ pub fn outcome(
     };
     let (levels, codes) = groups(p, d);
     if d.is_empty() {
-        r.notes.push("no child of the cohort has this outcome's time origin: nothing to estimate".into());
+        r.notes.push(
+            "no child of the cohort has this outcome's time origin: nothing to estimate".into(),
+        );
         return Ok((r, curves));
     }
     match o.id.as_str() {
@@ -136,7 +142,10 @@ fn status_label(o: &Outcome, k: i64) -> String {
     if k == 0 {
         "CENSORED".into()
     } else {
-        o.causes.get(k as usize - 1).cloned().unwrap_or_else(|| format!("STATUS_{k}"))
+        o.causes
+            .get(k as usize - 1)
+            .cloned()
+            .unwrap_or_else(|| format!("STATUS_{k}"))
     }
 }
 
@@ -163,11 +172,21 @@ fn time_to_event(
         let mut by_status = Vec::new();
         for k in 1..=o.causes.len() as i64 {
             let n = rows.iter().filter(|&&j| status[j] == k).count();
-            by_status.push(StatusCount { status: status_label(o, k), count: shown(n) });
+            by_status.push(StatusCount {
+                status: status_label(o, k),
+                count: shown(n),
+            });
         }
         let n0 = rows.iter().filter(|&&j| status[j] == 0).count();
-        by_status.push(StatusCount { status: "CENSORED".into(), count: shown(n0) });
-        r.groups.push(GroupSummary { group: name.clone(), children: shown(rows.len()), by_status });
+        by_status.push(StatusCount {
+            status: "CENSORED".into(),
+            count: shown(n0),
+        });
+        r.groups.push(GroupSummary {
+            group: name.clone(),
+            children: shown(rows.len()),
+            by_status,
+        });
     }
     if finals.is_empty() {
         return Ok(());
@@ -213,12 +232,17 @@ fn time_to_event(
         r.notes.push(format!(
             "cumulative incidence of {} (Aalen–Johansen), with {} as competing events",
             event_label.to_lowercase(),
-            o.causes[1..].iter().map(|c| c.to_lowercase()).collect::<Vec<_>>().join(", ")
+            o.causes[1..]
+                .iter()
+                .map(|c| c.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if kinds.contains(&ModelKind::KaplanMeier) {
         let fu = FollowUp::new(&time, &event);
-        let fits = kaplan_meier_by_group(&fu, &grp, &KaplanMeierOptions::default()).context("Kaplan–Meier")?;
+        let fits = kaplan_meier_by_group(&fu, &grp, &KaplanMeierOptions::default())
+            .context("Kaplan–Meier")?;
         for gc in &fits {
             let name = levels.get(gc.group as usize).cloned().unwrap_or_default();
             let c = &gc.curve;
@@ -254,9 +278,13 @@ fn time_to_event(
     }
     if kinds.contains(&ModelKind::Logrank) && levels.len() >= 2 {
         let fu = FollowUp::new(&time, &event);
-        let t = log_rank_test(&fu, &grp, None, &LogRankOptions::default()).context("log-rank test")?;
+        let t =
+            log_rank_test(&fu, &grp, None, &LogRankOptions::default()).context("log-rank test")?;
         r.logrank = Some(Test {
-            name: format!("log-rank test of the cause-specific hazard of {}", event_label.to_lowercase()),
+            name: format!(
+                "log-rank test of the cause-specific hazard of {}",
+                event_label.to_lowercase()
+            ),
             statistic: t.chi_square,
             df: t.df as f64,
             p_value: t.p_value,
@@ -277,7 +305,11 @@ fn time_to_event(
         let any: Vec<bool> = status.iter().map(|&s| s != 0).collect();
         let fu = FollowUp::new(&time, &any);
         let fits = kaplan_meier_by_group(&fu, &grp, &KaplanMeierOptions::default())?;
-        let mut table = RmstTable { tau, groups: Vec::new(), differences: Vec::new() };
+        let mut table = RmstTable {
+            tau,
+            groups: Vec::new(),
+            differences: Vec::new(),
+        };
         for gc in &fits {
             let m = restricted_mean_survival(&gc.curve, tau, 0.95)?;
             table.groups.push(RmstGroup {
@@ -290,8 +322,14 @@ fn time_to_event(
             for other in fits.iter().skip(1) {
                 let diff = restricted_mean_difference(&other.curve, &reference.curve, tau, 0.95)?;
                 table.differences.push(RmstDifference {
-                    group: levels.get(other.group as usize).cloned().unwrap_or_default(),
-                    reference: levels.get(reference.group as usize).cloned().unwrap_or_default(),
+                    group: levels
+                        .get(other.group as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    reference: levels
+                        .get(reference.group as usize)
+                        .cloned()
+                        .unwrap_or_default(),
                     difference: diff.difference,
                     lower: diff.lower,
                     upper: diff.upper,
@@ -317,10 +355,16 @@ fn time_to_event(
                 .filter(|&(j, &i)| grp[j] == g as u32 && d.complete_window[i] == Some(true))
                 .map(|(j, _)| j)
                 .collect();
-            let k = rows.iter().filter(|&&j| status[j] == 1 && time[j] <= w).count();
+            let k = rows
+                .iter()
+                .filter(|&&j| status[j] == 1 && time[j] <= w)
+                .count();
             r.proportions.push(proportion(
                 name,
-                &format!("{} within {w} days (complete-window children)", event_label.to_lowercase()),
+                &format!(
+                    "{} within {w} days (complete-window children)",
+                    event_label.to_lowercase()
+                ),
                 k,
                 rows.len(),
             ));
@@ -329,7 +373,10 @@ fn time_to_event(
             "the fixed-window proportion counts only children who could complete {w} days of \
              follow-up{}; compare it with the cumulative incidence at {w} days",
             if o.id == "P2.2" {
-                format!(" plus a substantiation maturity lag of {} days", o.maturity_lag_days)
+                format!(
+                    " plus a substantiation maturity lag of {} days",
+                    o.maturity_lag_days
+                )
             } else {
                 String::new()
             }
@@ -426,15 +473,26 @@ fn cox(
                     _ => f64::from(u8::from(d.group[i] == "treated")),
                 })
                 .collect();
-            columns.push(("treated".into(), models::design::CovariateColumn::Numeric(treated)));
+            columns.push((
+                "treated".into(),
+                models::design::CovariateColumn::Numeric(treated),
+            ));
             spec.push("treated".into());
         }
         (None, Some(by)) if levels.len() >= 2 => {
-            let values: Vec<Option<String>> = rows.iter().map(|&i| Some(d.group[i].clone())).collect();
-            if !p.covariates.iter().any(|c| c.split(':').next() == Some(by.as_str())) {
+            let values: Vec<Option<String>> =
+                rows.iter().map(|&i| Some(d.group[i].clone())).collect();
+            if !p
+                .covariates
+                .iter()
+                .any(|c| c.split(':').next() == Some(by.as_str()))
+            {
                 spec.push(format!("{by}:cat={}", levels[0]));
             }
-            columns.push((by.clone(), models::design::CovariateColumn::Categorical(values)));
+            columns.push((
+                by.clone(),
+                models::design::CovariateColumn::Categorical(values),
+            ));
         }
         _ => {}
     }
@@ -459,14 +517,23 @@ fn cox(
     let kept = &design.kept_rows;
     let stop_k: Vec<f64> = kept.iter().map(|&j| stop[j]).collect();
     let event_k: Vec<bool> = kept.iter().map(|&j| event[j]).collect();
-    let start_k: Vec<f64> = if counting { kept.iter().map(|&j| start[j]).collect() } else { Vec::new() };
+    let start_k: Vec<f64> = if counting {
+        kept.iter().map(|&j| start[j]).collect()
+    } else {
+        Vec::new()
+    };
     let cluster_needed = recurrent || p.cohort.entry == EntryKind::Every;
-    let mut ids: Vec<&str> = kept.iter().map(|&j| d.child[rows[j]].as_str()).collect::<Vec<_>>();
+    let mut ids: Vec<&str> = kept
+        .iter()
+        .map(|&j| d.child[rows[j]].as_str())
+        .collect::<Vec<_>>();
     let cluster: Vec<u64> = {
         let mut sorted = ids.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        ids.iter().map(|c| sorted.binary_search(c).unwrap_or(0) as u64).collect()
+        ids.iter()
+            .map(|c| sorted.binary_search(c).unwrap_or(0) as u64)
+            .collect()
     };
     ids.clear();
     let mut data = CoxData::from_design(&design, &stop_k, &event_k);
@@ -476,7 +543,10 @@ fn cox(
     if cluster_needed {
         data = data.with_cluster(&cluster);
     }
-    let options = CoxOptions { concordance: false, ..CoxOptions::default() };
+    let options = CoxOptions {
+        concordance: false,
+        ..CoxOptions::default()
+    };
     let model = CoxModel::fit(&data, &options).context("the Cox model")?;
     let fit = model.summary();
     // A term whose indicator is 1 (or 0) on fewer than k rows describes a small group: withheld.
@@ -494,19 +564,40 @@ fn cox(
     let description = if recurrent {
         format!(
             "rate ratios of {event_label} (Andersen–Gill, robust variance by child{})",
-            if design.n_dropped > 0 { format!("; {} rows with a missing covariate left out", design.n_dropped) } else { String::new() }
+            if design.n_dropped > 0 {
+                format!(
+                    "; {} rows with a missing covariate left out",
+                    design.n_dropped
+                )
+            } else {
+                String::new()
+            }
         )
     } else {
         format!(
             "cause-specific hazard ratios of {event_label} (Cox, Efron ties; {}{}{})",
-            if o.has_competing() { "competing events censored" } else { "no competing events" },
+            if o.has_competing() {
+                "competing events censored"
+            } else {
+                "no competing events"
+            },
             match (&intervention, timing) {
                 (None, _) => "",
-                (Some(_), Timing::TimeVarying) => "; treatment time-varying: (start, stop] rows, untreated until it starts",
-                (Some(_), Timing::Ever) => "; treatment as 'ever treated' during follow-up (immortal-time bias)",
-                (Some(_), Timing::Baseline) => "; treatment at baseline (started within the window)",
+                (Some(_), Timing::TimeVarying) =>
+                    "; treatment time-varying: (start, stop] rows, untreated until it starts",
+                (Some(_), Timing::Ever) =>
+                    "; treatment as 'ever treated' during follow-up (immortal-time bias)",
+                (Some(_), Timing::Baseline) =>
+                    "; treatment at baseline (started within the window)",
             },
-            if design.n_dropped > 0 { format!("; {} rows with a missing covariate left out", design.n_dropped) } else { String::new() }
+            if design.n_dropped > 0 {
+                format!(
+                    "; {} rows with a missing covariate left out",
+                    design.n_dropped
+                )
+            } else {
+                String::new()
+            }
         )
     };
     Ok(Some(CoxTable {
@@ -545,13 +636,18 @@ fn cox(
     }))
 }
 
-fn subset(col: &models::design::CovariateColumn, rows: &[usize]) -> models::design::CovariateColumn {
+fn subset(
+    col: &models::design::CovariateColumn,
+    rows: &[usize],
+) -> models::design::CovariateColumn {
     match col {
         models::design::CovariateColumn::Numeric(v) => {
             models::design::CovariateColumn::Numeric(rows.iter().map(|&i| v[i]).collect())
         }
         models::design::CovariateColumn::Categorical(v) => {
-            models::design::CovariateColumn::Categorical(rows.iter().map(|&i| v[i].clone()).collect())
+            models::design::CovariateColumn::Categorical(
+                rows.iter().map(|&i| v[i].clone()).collect(),
+            )
         }
     }
 }
@@ -567,7 +663,9 @@ fn recurrent(
     codes: &[Option<u32>],
     d: &OutcomeData,
 ) -> anyhow::Result<()> {
-    let rows: Vec<usize> = (0..d.len()).filter(|&i| codes[i].is_some() && d.t_stop[i].is_some()).collect();
+    let rows: Vec<usize> = (0..d.len())
+        .filter(|&i| codes[i].is_some() && d.t_stop[i].is_some())
+        .collect();
     let start: Vec<f64> = rows.iter().map(|&i| d.t_start[i].unwrap_or(0.0)).collect();
     let stop: Vec<f64> = rows.iter().map(|&i| d.t_stop[i].unwrap_or(0.0)).collect();
     let event: Vec<bool> = rows.iter().map(|&i| d.status[i] == Some(1)).collect();
@@ -580,21 +678,34 @@ fn recurrent(
         .map(|&i| children.binary_search(&d.child[i].as_str()).unwrap_or(0) as u32)
         .collect();
     for (g, name) in levels.iter().enumerate() {
-        let mut kids: Vec<&str> = rows.iter().filter(|&&i| codes[i] == Some(g as u32)).map(|&i| d.episode[i].as_str()).collect();
+        let mut kids: Vec<&str> = rows
+            .iter()
+            .filter(|&&i| codes[i] == Some(g as u32))
+            .map(|&i| d.episode[i].as_str())
+            .collect();
         kids.sort_unstable();
         kids.dedup();
-        let events = rows.iter().filter(|&&i| codes[i] == Some(g as u32) && d.status[i] == Some(1)).count();
+        let events = rows
+            .iter()
+            .filter(|&&i| codes[i] == Some(g as u32) && d.status[i] == Some(1))
+            .count();
         r.groups.push(GroupSummary {
             group: name.clone(),
             children: shown(kids.len()),
-            by_status: vec![StatusCount { status: "REREPORT".into(), count: shown(events) }],
+            by_status: vec![StatusCount {
+                status: "REREPORT".into(),
+                count: shown(events),
+            }],
         });
     }
     if rows.is_empty() {
         return Ok(());
     }
-    let fu = FollowUp::new(&stop, &event).with_entry(&start).with_subjects(&subject);
-    let fits = mean_cumulative_function_by_group(&fu, &grp, &McfOptions::default()).context("mean cumulative function")?;
+    let fu = FollowUp::new(&stop, &event)
+        .with_entry(&start)
+        .with_subjects(&subject);
+    let fits = mean_cumulative_function_by_group(&fu, &grp, &McfOptions::default())
+        .context("mean cumulative function")?;
     for gm in &fits {
         let name = levels.get(gm.group as usize).cloned().unwrap_or_default();
         let m = &gm.mcf;
@@ -603,7 +714,9 @@ fn recurrent(
                 time: m.time[i],
                 n_risk: m.n_risk[i].round() as u64,
                 n_event: m.n_event[i].round() as u64,
-                n_censor: (m.n_risk[i] - m.n_risk.get(i + 1).copied().unwrap_or(0.0)).round().max(0.0) as u64,
+                n_censor: (m.n_risk[i] - m.n_risk.get(i + 1).copied().unwrap_or(0.0))
+                    .round()
+                    .max(0.0) as u64,
                 estimate: m.mean[i],
                 lower: m.lower[i],
                 upper: m.upper[i],
@@ -641,7 +754,11 @@ pub fn proportion(group: &str, label: &str, k: usize, n: usize) -> Proportion {
         let denom = 1.0 + z * z / nf;
         let centre = (ph + z * z / (2.0 * nf)) / denom;
         let half = z * (ph * (1.0 - ph) / nf + z * z / (4.0 * nf * nf)).sqrt() / denom;
-        (Some(ph), Some((centre - half).max(0.0)), Some((centre + half).min(1.0)))
+        (
+            Some(ph),
+            Some((centre - half).max(0.0)),
+            Some((centre + half).min(1.0)),
+        )
     };
     Proportion {
         group: group.into(),
@@ -654,24 +771,58 @@ pub fn proportion(group: &str, label: &str, k: usize, n: usize) -> Proportion {
     }
 }
 
-fn score_proportions(r: &mut OutcomeResult, o: &Outcome, levels: &[String], codes: &[Option<u32>], d: &OutcomeData) {
+fn score_proportions(
+    r: &mut OutcomeResult,
+    o: &Outcome,
+    levels: &[String],
+    codes: &[Option<u32>],
+    d: &OutcomeData,
+) {
     for (g, name) in levels.iter().enumerate() {
-        let rows: Vec<usize> = (0..d.len()).filter(|&i| codes[i] == Some(g as u32)).collect();
-        let with_followup: Vec<usize> = rows.iter().copied().filter(|&i| d.followup[i].is_some()).collect();
+        let rows: Vec<usize> = (0..d.len())
+            .filter(|&i| codes[i] == Some(g as u32))
+            .collect();
+        let with_followup: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&i| d.followup[i].is_some())
+            .collect();
         r.groups.push(GroupSummary {
             group: name.clone(),
             children: shown(rows.len()),
             by_status: vec![
-                StatusCount { status: "WITH_FOLLOWUP".into(), count: shown(with_followup.len()) },
-                StatusCount { status: "MISSING_FOLLOWUP".into(), count: shown(rows.len() - with_followup.len()) },
+                StatusCount {
+                    status: "WITH_FOLLOWUP".into(),
+                    count: shown(with_followup.len()),
+                },
+                StatusCount {
+                    status: "MISSING_FOLLOWUP".into(),
+                    count: shown(rows.len() - with_followup.len()),
+                },
             ],
         });
-        let count = |col: &Vec<Option<i64>>| with_followup.iter().filter(|&&i| col[i] == Some(1)).count();
+        let count =
+            |col: &Vec<Option<i64>>| with_followup.iter().filter(|&&i| col[i] == Some(1)).count();
         if o.id == "P3.2" {
-            r.proportions.push(proportion(name, &format!("reliable improvement (≥ {} points)", o.reliable_change), count(&d.improved), with_followup.len()));
-            r.proportions.push(proportion(name, &format!("recovered (below the cut-off {})", o.cut_off), count(&d.recovered), with_followup.len()));
+            r.proportions.push(proportion(
+                name,
+                &format!("reliable improvement (≥ {} points)", o.reliable_change),
+                count(&d.improved),
+                with_followup.len(),
+            ));
+            r.proportions.push(proportion(
+                name,
+                &format!("recovered (below the cut-off {})", o.cut_off),
+                count(&d.recovered),
+                with_followup.len(),
+            ));
         } else {
-            r.proportions.push(proportion(name, "recovered and no substantiated recurrence", count(&d.sustained), with_followup.len()));
+            r.proportions.push(proportion(
+                name,
+                "recovered and no substantiated recurrence",
+                count(&d.sustained),
+                with_followup.len(),
+            ));
         }
     }
     r.notes.push(format!(
@@ -683,7 +834,9 @@ fn score_proportions(r: &mut OutcomeResult, o: &Outcome, levels: &[String], code
 
 fn means(r: &mut OutcomeResult, levels: &[String], codes: &[Option<u32>], d: &OutcomeData) {
     for (g, name) in levels.iter().enumerate() {
-        let rows: Vec<usize> = (0..d.len()).filter(|&i| codes[i] == Some(g as u32)).collect();
+        let rows: Vec<usize> = (0..d.len())
+            .filter(|&i| codes[i] == Some(g as u32))
+            .collect();
         let change: Vec<f64> = rows
             .iter()
             .filter_map(|&i| Some(d.followup[i]? - d.baseline[i]?))
@@ -722,11 +875,20 @@ fn means(r: &mut OutcomeResult, levels: &[String], codes: &[Option<u32>], d: &Ou
 
 fn rates(r: &mut OutcomeResult, levels: &[String], codes: &[Option<u32>], d: &OutcomeData) {
     for (g, name) in levels.iter().enumerate() {
-        let rows: Vec<usize> = (0..d.len()).filter(|&i| codes[i] == Some(g as u32)).collect();
+        let rows: Vec<usize> = (0..d.len())
+            .filter(|&i| codes[i] == Some(g as u32))
+            .collect();
         let events: i64 = rows.iter().map(|&i| d.events[i].unwrap_or(0)).sum();
-        let days: f64 = rows.iter().map(|&i| d.exposure_days[i].unwrap_or(0.0)).sum();
+        let days: f64 = rows
+            .iter()
+            .map(|&i| d.exposure_days[i].unwrap_or(0.0))
+            .sum();
         let (rate, lower, upper) = poisson_rate(events.max(0) as u64, days);
-        r.groups.push(GroupSummary { group: name.clone(), children: shown(rows.len()), by_status: vec![] });
+        r.groups.push(GroupSummary {
+            group: name.clone(),
+            children: shown(rows.len()),
+            by_status: vec![],
+        });
         r.rates.push(Rate {
             group: name.clone(),
             children: shown(rows.len()),
@@ -749,8 +911,12 @@ fn poisson_rate(k: u64, days: f64) -> (Option<f64>, Option<f64>, Option<f64>) {
     let lo = if k == 0 {
         0.0
     } else {
-        ChiSquared::new(2.0 * k as f64).map(|c| c.inverse_cdf(0.025) / 2.0).unwrap_or(f64::NAN)
+        ChiSquared::new(2.0 * k as f64)
+            .map(|c| c.inverse_cdf(0.025) / 2.0)
+            .unwrap_or(f64::NAN)
     };
-    let hi = ChiSquared::new(2.0 * (k as f64 + 1.0)).map(|c| c.inverse_cdf(0.975) / 2.0).unwrap_or(f64::NAN);
+    let hi = ChiSquared::new(2.0 * (k as f64 + 1.0))
+        .map(|c| c.inverse_cdf(0.975) / 2.0)
+        .unwrap_or(f64::NAN);
     (Some(k as f64 * scale), Some(lo * scale), Some(hi * scale))
 }

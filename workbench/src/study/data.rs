@@ -94,7 +94,8 @@ pub fn fetch(
         d.child.push(text(get(1)?).unwrap_or_default());
         d.family.push(text(get(2)?));
         d.centre.push(text(get(3)?).unwrap_or_default());
-        d.group.push(text(get(4)?).unwrap_or_else(|| "unknown".into()));
+        d.group
+            .push(text(get(4)?).unwrap_or_else(|| "unknown".into()));
         for (j, c) in covariates.iter().enumerate() {
             let v = get(nk + j)?;
             if c.categorical {
@@ -155,7 +156,10 @@ impl OutcomeData {
                 .map_or_else(|| format!("status {k}"), |c| c.to_lowercase()),
             None => String::new(),
         };
-        let mut parts = vec![format!("episode {}", self.episode[i]), format!("group {}", self.group[i])];
+        let mut parts = vec![
+            format!("episode {}", self.episode[i]),
+            format!("group {}", self.group[i]),
+        ];
         if let (Some(a), Some(b)) = (self.t_start[i], self.t_stop[i]) {
             parts.push(format!("({a}, {b}] days: {}", status(self.status[i])));
         }

@@ -10,17 +10,9 @@ use studies::protocol::{EntryKind, Origin};
 
 use super::analyse::{REPORT_TIMES, RawCurve};
 use crate::disclosure::{
-    Audit, AttritionStep as GateStep, AttritionTable, CountTable, Gate, GatedCount, GatedOutput,
+    AttritionStep as GateStep, AttritionTable, Audit, CountTable, Gate, GatedCount, GatedOutput,
     PublishedStep, TableRef,
 };
-
-fn count(c: GatedCount) -> Count {
-    match c {
-        GatedCount::Shown(v) => Count::Shown(v),
-        GatedCount::BelowK => Count::BelowK,
-        GatedCount::Hidden => Count::Hidden,
-    }
-}
 
 fn raw(c: Count) -> u64 {
     match c {
@@ -45,7 +37,12 @@ enum Slot {
 }
 
 /// Gates `b` in place for threshold `k` (the file threshold: a bundle is a file).
-pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64) -> anyhow::Result<()> {
+pub fn apply(
+    b: &mut Bundle,
+    curves: &[Vec<RawCurve>],
+    entry: EntryKind,
+    k: u64,
+) -> anyhow::Result<()> {
     let gate = Gate { k };
     let mut audit = Audit::new(gate);
     let mut slots: Vec<(TableRef, Slot)> = Vec::new();
@@ -55,7 +52,10 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
         steps: b
             .attrition
             .iter()
-            .map(|a| GateStep { label: a.rule.clone(), remaining: raw(a.children) })
+            .map(|a| GateStep {
+                label: a.rule.clone(),
+                remaining: raw(a.children),
+            })
             .collect(),
     };
     let a_ref = audit.add_attrition(&attrition)?;
@@ -101,9 +101,14 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
         // Outcomes whose time origin is the entry cover the whole cohort, group by group.
         let whole_cohort = rows_are_children
             && entry == EntryKind::First
-            && (o.outcome.id.starts_with("P1") || (o.outcome.id == "P2.1" && o.outcome.origin == Origin::IndexReport));
+            && (o.outcome.id.starts_with("P1")
+                || (o.outcome.id == "P2.1" && o.outcome.origin == Origin::IndexReport));
         let total: u64 = table.cells.iter().flatten().sum();
-        if whole_cohort && total == cohort_size && !table.columns.is_empty() && o.outcome.kind != OutcomeKind::Recurrent {
+        if whole_cohort
+            && total == cohort_size
+            && !table.columns.is_empty()
+            && o.outcome.kind != OutcomeKind::Recurrent
+        {
             audit.same(t.total(), a_ref.remaining(last_step))?;
             if let Some(s) = shared_groups {
                 for g in 0..groups.len() {
@@ -127,7 +132,8 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             l
         };
         for (j, label) in labels.iter().enumerate() {
-            let props: Vec<&studies::bundle::Proportion> = o.proportions.iter().filter(|p| &p.label == label).collect();
+            let props: Vec<&studies::bundle::Proportion> =
+                o.proportions.iter().filter(|p| &p.label == label).collect();
             let pt = CountTable {
                 title: format!("{} {label}", o.outcome.id),
                 row_header: "group".into(),
@@ -135,7 +141,12 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                 columns: vec!["yes".into(), "no".into()],
                 cells: props
                     .iter()
-                    .map(|p| vec![raw(p.numerator), raw(p.denominator).saturating_sub(raw(p.numerator))])
+                    .map(|p| {
+                        vec![
+                            raw(p.numerator),
+                            raw(p.denominator).saturating_sub(raw(p.numerator)),
+                        ]
+                    })
                     .collect(),
             };
             let r = audit.add_table(&pt)?;
@@ -143,7 +154,9 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             // Phase-3 denominators are the groups' children with a follow-up score.
             if o.outcome.id.starts_with("P3") {
                 for (g, p) in props.iter().enumerate() {
-                    if table.cells.get(g).and_then(|c| c.first()).copied() == Some(raw(p.denominator)) {
+                    if table.cells.get(g).and_then(|c| c.first()).copied()
+                        == Some(raw(p.denominator))
+                    {
                         let _ = audit.same(r.row_total(g), t.cell(g, 0));
                     }
                 }
@@ -155,12 +168,18 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                 row_header: "group".into(),
                 rows: o.means.iter().map(|m| m.group.clone()).collect(),
                 columns: vec!["with follow-up".into(), "missing".into()],
-                cells: o.means.iter().map(|m| vec![raw(m.n), raw(m.missing_followup)]).collect(),
+                cells: o
+                    .means
+                    .iter()
+                    .map(|m| vec![raw(m.n), raw(m.missing_followup)])
+                    .collect(),
             };
             let r = audit.add_table(&mt)?;
             slots.push((r, Slot::Means(oi)));
             for g in 0..o.means.len() {
-                if mt.cells[g].iter().sum::<u64>() == table.cells.get(g).map_or(0, |c| c.iter().sum()) {
+                if mt.cells[g].iter().sum::<u64>()
+                    == table.cells.get(g).map_or(0, |c| c.iter().sum())
+                {
                     let _ = audit.same(r.row_total(g), t.row_total(g));
                 }
             }
@@ -191,7 +210,11 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             let r = audit.add_table(&ct)?;
             slots.push((r, Slot::Cox(oi, ci)));
             if rows_are_children && !table.columns.is_empty() {
-                let events_total: u64 = table.cells.iter().map(|c| c.first().copied().unwrap_or(0)).sum();
+                let events_total: u64 = table
+                    .cells
+                    .iter()
+                    .map(|c| c.first().copied().unwrap_or(0))
+                    .sum();
                 if events_total == e {
                     let _ = audit.same(r.cell(0, 0), t.column_total(0));
                 }
@@ -207,12 +230,12 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
         match (slot, out) {
             (Slot::Attrition, GatedOutput::Attrition(a)) => {
                 for (step, g) in b.attrition.iter_mut().zip(&a.steps) {
-                    step.children = count(g.remaining);
-                    step.children_removed = g.excluded.map_or(Count::Shown(0), count);
+                    step.children = g.remaining;
+                    step.children_removed = g.excluded.unwrap_or(Count::Shown(0));
                     if entry == EntryKind::First {
                         step.episodes = step.children;
                     } else {
-                        step.episodes = count(gate.count(raw(step.episodes)));
+                        step.episodes = gate.count(raw(step.episodes));
                     }
                 }
             }
@@ -223,11 +246,11 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                     let row = &t.cells[g];
                     if with_status {
                         for (j, s) in gs.by_status.iter_mut().enumerate() {
-                            s.count = count(row[j]);
+                            s.count = row[j];
                         }
-                        gs.children = count(row[row.len() - 1]);
+                        gs.children = row[row.len() - 1];
                     } else {
-                        gs.children = count(row[0]);
+                        gs.children = row[0];
                     }
                 }
             }
@@ -240,11 +263,18 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                     }
                 }
                 let label = labels[*j].clone();
-                for (g, p) in o.proportions.iter_mut().filter(|p| p.label == label).enumerate() {
+                for (g, p) in o
+                    .proportions
+                    .iter_mut()
+                    .filter(|p| p.label == label)
+                    .enumerate()
+                {
                     let row = &t.cells[g];
-                    p.numerator = count(row[0]);
-                    p.denominator = count(row[2]);
-                    if !matches!(p.numerator, Count::Shown(_)) || !matches!(p.denominator, Count::Shown(_)) {
+                    p.numerator = row[0];
+                    p.denominator = row[2];
+                    if !matches!(p.numerator, Count::Shown(_))
+                        || !matches!(p.denominator, Count::Shown(_))
+                    {
                         p.estimate = None;
                         p.lower = None;
                         p.upper = None;
@@ -253,8 +283,8 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             }
             (Slot::Means(oi), GatedOutput::Table(t)) => {
                 for (g, m) in b.outcomes[*oi].means.iter_mut().enumerate() {
-                    m.n = count(t.cells[g][0]);
-                    m.missing_followup = count(t.cells[g][1]);
+                    m.n = t.cells[g][0];
+                    m.missing_followup = t.cells[g][1];
                     if !matches!(m.n, Count::Shown(_)) {
                         m.baseline_mean = None;
                         m.change_mean = None;
@@ -265,8 +295,8 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             }
             (Slot::Rates(oi), GatedOutput::Table(t)) => {
                 for (g, r) in b.outcomes[*oi].rates.iter_mut().enumerate() {
-                    r.children = count(t.cells[g][0]);
-                    r.events = count(gate.count(raw(r.events)));
+                    r.children = t.cells[g][0];
+                    r.events = gate.count(raw(r.events));
                     if !matches!(r.children, Count::Shown(_)) {
                         r.per_1000_days = None;
                         r.lower = None;
@@ -277,8 +307,8 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             }
             (Slot::Cox(oi, ci), GatedOutput::Table(t)) => {
                 if let Some(c) = b.outcomes[*oi].cox.get_mut(*ci) {
-                    c.events = count(t.cells[0][0]);
-                    c.n = count(t.cells[0][2]);
+                    c.events = t.cells[0][0];
+                    c.n = t.cells[0][2];
                 }
             }
             _ => anyhow::bail!("the audit returned its tables out of order"),
@@ -288,7 +318,9 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
         "Every count passed the disclosure gate with k = {k}: {} distinct counts audited together, \
          {} below k (shown as <{k}), {} more hidden (x) so that no hidden count can be recomputed \
          from the totals, attrition and groups the bundle publishes.",
-        audited.report.quantities, audited.report.primary, audited.report.complementary + audited.report.relabelled
+        audited.report.quantities,
+        audited.report.primary,
+        audited.report.complementary + audited.report.relabelled
     ));
 
     // Curves, then what is read off them.
@@ -301,7 +333,12 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                 .groups
                 .iter()
                 .find(|g| g.group == rc.group)
-                .is_some_and(|g| matches!(g.children, Count::Shown(_)) && g.by_status.iter().all(|s| matches!(s.count, Count::Shown(_))));
+                .is_some_and(|g| {
+                    matches!(g.children, Count::Shown(_))
+                        && g.by_status
+                            .iter()
+                            .all(|s| matches!(s.count, Count::Shown(_)))
+                });
             let published = if rc.recurrent {
                 Ok(coarsen_recurrent(k, rc))
             } else {
@@ -322,9 +359,17 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                     estimate: s.estimate,
                     lower: s.lower,
                     upper: s.upper,
-                    n_risk: if hide_counts { Count::Hidden } else { count(s.n_risk) },
-                    n_event: if hide_counts { Count::Hidden } else { count(s.n_event) },
-                    n_censor: if hide_counts { Count::Hidden } else { count(s.n_censor) },
+                    n_risk: if hide_counts { Count::Hidden } else { s.n_risk },
+                    n_event: if hide_counts {
+                        Count::Hidden
+                    } else {
+                        s.n_event
+                    },
+                    n_censor: if hide_counts {
+                        Count::Hidden
+                    } else {
+                        s.n_censor
+                    },
                 })
                 .collect();
             let initial = if rc.rising { 0.0 } else { 1.0 };
@@ -332,7 +377,11 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
                 let value = match ends_at {
                     Some(end) if t <= end => {
                         let last = steps.iter().rev().find(|s| s.time <= t);
-                        Some(last.map_or((Some(initial), Some(initial), Some(initial)), |s| (Some(s.estimate), s.lower, s.upper)))
+                        Some(
+                            last.map_or((Some(initial), Some(initial), Some(initial)), |s| {
+                                (Some(s.estimate), s.lower, s.upper)
+                            }),
+                        )
                     }
                     _ => None,
                 };
@@ -348,7 +397,10 @@ pub fn apply(b: &mut Bundle, curves: &[Vec<RawCurve>], entry: EntryKind, k: u64)
             let is_event = o.outcome.causes.first() == Some(&rc.cause);
             if is_event && !rc.recurrent {
                 let first = |f: &dyn Fn(&CurveStep) -> Option<f64>| {
-                    steps.iter().find(|s| f(s).is_some_and(|v| if rc.rising { v >= 0.5 } else { v <= 0.5 })).map(|s| s.time)
+                    steps
+                        .iter()
+                        .find(|s| f(s).is_some_and(|v| if rc.rising { v >= 0.5 } else { v <= 0.5 }))
+                        .map(|s| s.time)
                 };
                 o.medians.push(Median {
                     group: rc.group.clone(),
@@ -380,7 +432,10 @@ fn value_of(b: &Bundle, slots: &[(TableRef, Slot)], t: TableRef, g: usize) -> u6
         .iter()
         .find(|(r, _)| *r == t)
         .and_then(|(_, s)| match s {
-            Slot::Groups(oi) => b.outcomes[*oi].groups.get(g).map(|gs| gs.by_status.iter().map(|s| raw(s.count)).sum()),
+            Slot::Groups(oi) => b.outcomes[*oi]
+                .groups
+                .get(g)
+                .map(|gs| gs.by_status.iter().map(|s| raw(s.count)).sum()),
             _ => None,
         })
         .unwrap_or(u64::MAX)
@@ -405,7 +460,10 @@ fn coarsen_recurrent(k: u64, rc: &RawCurve) -> (Vec<PublishedStep>, Option<f64>,
         if row.n_event > 0 {
             pooled += 1;
         }
-        if events >= k && (leaving == 0 || leaving >= k) && risk_at_start.saturating_sub(leaving) >= k {
+        if events >= k
+            && (leaving == 0 || leaving >= k)
+            && risk_at_start.saturating_sub(leaving) >= k
+        {
             steps.push(PublishedStep {
                 time: row.time,
                 estimate: row.estimate,
@@ -424,7 +482,11 @@ fn coarsen_recurrent(k: u64, rc: &RawCurve) -> (Vec<PublishedStep>, Option<f64>,
     let note = format!(
         "Coarsened so that no step reveals fewer than {k} children or events: {pooled} event times in {} steps{}.",
         steps.len(),
-        if ended_early { format!("; the curve ends where fewer than {k} children remain at risk") } else { String::new() }
+        if ended_early {
+            format!("; the curve ends where fewer than {k} children remain at risk")
+        } else {
+            String::new()
+        }
     );
     (steps, ends_at, note)
 }

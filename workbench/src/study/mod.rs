@@ -26,7 +26,7 @@ use studies::Protocol;
 use crate::config::Config;
 
 pub use data::OutcomeData;
-pub use run::{PreparedStudy, StudyRun, run_study};
+pub use run::{AttritionCount, PreparedStudy, StudyRun, run_study};
 
 /// Reads one outcome's analysis dataset (after [`PreparedStudy::build_cohort`]).
 pub fn fetch_dataset(
@@ -160,11 +160,16 @@ pub fn run(config: &Config, args: &StudyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         StudyCommand::Schema => {
-            println!("{}", serde_json::to_string_pretty(&Protocol::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Protocol::json_schema())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         StudyCommand::Covariates => {
-            println!("Covariates (name:cat for categorical ones; categorical ones can be groups.by):");
+            println!(
+                "Covariates (name:cat for categorical ones; categorical ones can be groups.by):"
+            );
             for c in studies::covariates::CATALOGUE {
                 let kind = match c.kind {
                     studies::covariates::CovariateKind::Numeric => "numeric    ",

@@ -8,9 +8,9 @@ use anyhow::Context;
 use duckdb::Connection;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use studies::Protocol;
 use studies::bundle::{AttritionStep, BUNDLE_FORMAT, Bundle, Count, Stamp};
 use studies::compile::{Compiled, Statement, compile};
-use studies::Protocol;
 
 use super::data::{OutcomeData, bind, fetch};
 use super::{analyse, gate, load, write};
@@ -23,6 +23,15 @@ pub struct PreparedStudy {
     pub protocol_file: String,
     pub compiled: Compiled,
     pub release_hash: String,
+}
+
+/// Children and episodes remaining after one step of the cohort, before the gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttritionCount {
+    pub rule: String,
+    pub exclude: bool,
+    pub children: u64,
+    pub episodes: u64,
 }
 
 /// The raw (ungated) products of a run, before the bundle is written.
@@ -41,9 +50,9 @@ impl PreparedStudy {
         protocol_file: &str,
     ) -> anyhow::Result<PreparedStudy> {
         let release = match &protocol.release {
-            Some(r) => store
-                .release(r)
-                .with_context(|| format!("the protocol names release {r}, which the store does not hold"))?,
+            Some(r) => store.release(r).with_context(|| {
+                format!("the protocol names release {r}, which the store does not hold")
+            })?,
             None => store
                 .default_release()?
                 .context("the store holds no release: import or synthesise one first")?,
@@ -71,7 +80,7 @@ impl PreparedStudy {
     }
 
     /// Children and episodes after each step (ungated).
-    pub fn attrition(&self, conn: &Connection) -> anyhow::Result<Vec<(String, bool, u64, u64)>> {
+    pub fn attrition(&self, conn: &Connection) -> anyhow::Result<Vec<AttritionCount>> {
         let s = &self.compiled.attrition;
         let mut stmt = conn.prepare(&s.sql)?;
         let mut rows = stmt.query(duckdb::params_from_iter(bind(&s.params)))?;
@@ -85,7 +94,12 @@ impl PreparedStudy {
                 .steps
                 .get(step as usize)
                 .context("attrition step out of range")?;
-            out.push((st.name.clone(), st.exclude, children as u64, episodes as u64));
+            out.push(AttritionCount {
+                rule: st.name.clone(),
+                exclude: st.exclude,
+                children: children as u64,
+                episodes: episodes as u64,
+            });
         }
         Ok(out)
     }
@@ -133,15 +147,15 @@ pub fn run_study(
     let attrition_rows: Vec<AttritionStep> = attrition
         .iter()
         .enumerate()
-        .map(|(i, (name, exclude, children, episodes))| {
-            let removed = prev.map_or(0, |p| p.saturating_sub(*children));
-            prev = Some(*children);
+        .map(|(i, a)| {
+            let removed = prev.map_or(0, |p| p.saturating_sub(a.children));
+            prev = Some(a.children);
             AttritionStep {
                 step: i,
-                rule: name.clone(),
-                exclude: *exclude,
-                children: Count::Shown(*children),
-                episodes: Count::Shown(*episodes),
+                rule: a.rule.clone(),
+                exclude: a.exclude,
+                children: Count::Shown(a.children),
+                episodes: Count::Shown(a.episodes),
                 children_removed: Count::Shown(removed),
             }
         })
@@ -202,7 +216,14 @@ pub fn run_to_dir(
         b.finish_and_clear();
     }
     run.bundle.row_level_written = row_level;
-    write::bundle_dir(store.conn(), &run, &prepared.compiled, &bytes, out, row_level)?;
+    write::bundle_dir(
+        store.conn(),
+        &run,
+        &prepared.compiled,
+        &bytes,
+        out,
+        row_level,
+    )?;
     if row_level {
         crate::store::audit(
             store.conn(),
@@ -250,7 +271,13 @@ pub fn summary(b: &Bundle, out: &Path) -> String {
                 .iter()
                 .map(|c| format!("{} {}", c.status.to_lowercase(), show(c.count)))
                 .collect();
-            let _ = writeln!(s, "  {:<12} n {:>7}  {}", g.group, show(g.children), parts.join(", "));
+            let _ = writeln!(
+                s,
+                "  {:<12} n {:>7}  {}",
+                g.group,
+                show(g.children),
+                parts.join(", ")
+            );
         }
         for m in &o.medians {
             if let Some(t) = m.median {
@@ -268,6 +295,33 @@ pub fn summary(b: &Bundle, out: &Path) -> String {
                     ),
                     _ => writeln!(s, "    {:<28} withheld (fewer than k children)", t.term),
                 };
+            }
+        }
+        if let Some(c) = &o.comparison {
+            let _ = writeln!(s, "  adjusted comparison: {}", c.description);
+            if let (Some(b), Some(a)) = (c.max_abs_smd_before, c.max_abs_smd_after) {
+                let _ = writeln!(s, "    max |SMD| {b:.2} before, {a:.2} after");
+            }
+            if let Some(cox) = &c.cox
+                && let Some(t) = cox.terms.first()
+                && let (Some(hr), Some(lo), Some(hi)) = (t.hazard_ratio, t.lower, t.upper)
+            {
+                let _ = writeln!(
+                    s,
+                    "    weighted HR {} vs {}: {hr:.3} ({lo:.3}-{hi:.3})",
+                    c.treated, c.control
+                );
+            }
+            if let Some(a) = &c.adjusted {
+                let d = &a.risk_difference;
+                let _ = writeln!(
+                    s,
+                    "    risk difference at {} days: {:.3} ({:.3} to {:.3})",
+                    a.tau, d.estimate, d.lower, d.upper
+                );
+            }
+            for dl in &c.diagnostics {
+                let _ = writeln!(s, "    {:<5} {}", dl.verdict, dl.message);
             }
         }
         for pr in &o.proportions {
@@ -345,10 +399,15 @@ pub fn why(file: &Path, store_path: &Path, child: &str) -> anyhow::Result<String
     prepared.build_cohort(conn)?;
     for o in &prepared.compiled.outcomes {
         let data = fetch(conn, &o.statement, &prepared.compiled.covariates)?;
-        let rows: Vec<usize> = (0..data.len()).filter(|&i| data.child[i] == child).collect();
+        let rows: Vec<usize> = (0..data.len())
+            .filter(|&i| data.child[i] == child)
+            .collect();
         let _ = writeln!(out, "\n{} {}:", o.outcome.id, o.outcome.label);
         if rows.is_empty() {
-            let _ = writeln!(out, "  not in this outcome's dataset (its time origin or eligibility does not apply)");
+            let _ = writeln!(
+                out,
+                "  not in this outcome's dataset (its time origin or eligibility does not apply)"
+            );
         }
         for i in rows {
             let _ = writeln!(out, "  {}", data.describe_row(i, &o.outcome));

@@ -26,7 +26,8 @@ fn shown(c: Count) -> Value {
 }
 
 fn opt(x: Option<f64>) -> Value {
-    x.filter(|v| v.is_finite()).map_or(Value::Null, Value::Double)
+    x.filter(|v| v.is_finite())
+        .map_or(Value::Null, Value::Double)
 }
 
 /// Writes `rows` (of `columns`, each `name TYPE`) as a Parquet file through a temporary table.
@@ -37,7 +38,10 @@ fn parquet(
     rows: Vec<Vec<Value>>,
 ) -> anyhow::Result<()> {
     conn.execute("DROP TABLE IF EXISTS bundle_out", [])?;
-    conn.execute(&format!("CREATE TEMP TABLE bundle_out ({})", columns.join(", ")), [])?;
+    conn.execute(
+        &format!("CREATE TEMP TABLE bundle_out ({})", columns.join(", ")),
+        [],
+    )?;
     {
         let mut app = conn.appender("bundle_out")?;
         for r in rows {
@@ -202,7 +206,10 @@ pub fn bundle_dir(
         std::fs::create_dir_all(&dir)?;
         for o in &compiled.outcomes {
             conn.execute(
-                &format!("CREATE OR REPLACE TEMP TABLE dataset_out AS {}", o.statement.sql),
+                &format!(
+                    "CREATE OR REPLACE TEMP TABLE dataset_out AS {}",
+                    o.statement.sql
+                ),
                 duckdb::params_from_iter(bind(&o.statement.params)),
             )?;
             let path = dir.join(format!("{}.parquet", o.outcome.id.replace('.', "_")));

@@ -591,7 +591,7 @@ fn the_model_form() {
     let p = app.model_protocol_now();
     assert_eq!(p.groups.and_then(|g| g.by).as_deref(), Some("community"));
     let name = app.form.covariates[0].0.clone();
-    assert_eq!(p.covariates.iter().any(|c| *c == name), !before);
+    assert_eq!(p.covariates.contains(&name), !before);
     let e = update(&mut app, Action::Submit);
     assert!(matches!(&e[..], [Effect::RunStudy { .. }]));
 }

@@ -25,7 +25,7 @@ use studies::bundle::Bundle;
 use super::dashboard_data::{self, DashboardData};
 use crate::disclosure::{AttritionStep, AttritionTable, Audit, Gate, GatedCount, GatedOutput};
 use crate::store::Store;
-use crate::study::{PreparedStudy, run_study};
+use crate::study::{AttritionCount, PreparedStudy, run_study};
 
 /// One line of the gated attrition waterfall.
 #[derive(Debug, Clone, PartialEq)]
@@ -301,19 +301,19 @@ pub fn attrition(
     let t0 = Instant::now();
     let prepared = prepare(protocol, release, String::new())?;
     let raw = prepared.attrition(conn)?;
-    let table = |title: &str, f: &dyn Fn(&(String, bool, u64, u64)) -> u64| AttritionTable {
+    let table = |title: &str, f: &dyn Fn(&AttritionCount) -> u64| AttritionTable {
         title: title.to_string(),
         steps: raw
             .iter()
             .map(|r| AttritionStep {
-                label: r.0.clone(),
+                label: r.rule.clone(),
                 remaining: f(r),
             })
             .collect(),
     };
     let mut audit = Audit::new(Gate { k });
-    audit.add_attrition(&table("children", &|r| r.2))?;
-    audit.add_attrition(&table("episodes", &|r| r.3))?;
+    audit.add_attrition(&table("children", &|r| r.children))?;
+    audit.add_attrition(&table("episodes", &|r| r.episodes))?;
     let gated = audit.run();
     let (Some(GatedOutput::Attrition(children)), Some(GatedOutput::Attrition(episodes))) =
         (gated.outputs.first(), gated.outputs.get(1))
@@ -324,8 +324,8 @@ pub fn attrition(
         .iter()
         .enumerate()
         .map(|(i, r)| AttritionRow {
-            label: r.0.clone(),
-            exclude: r.1,
+            label: r.rule.clone(),
+            exclude: r.exclude,
             children: children
                 .steps
                 .get(i)
