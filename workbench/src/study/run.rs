@@ -265,6 +265,13 @@ pub fn summary(b: &Bundle, out: &Path) -> String {
     }
     for o in &b.outcomes {
         let _ = writeln!(s, "\n{} {}", o.outcome.id, o.outcome.label);
+        let w = o
+            .groups
+            .iter()
+            .map(|g| g.group.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         for g in &o.groups {
             let parts: Vec<String> = g
                 .by_status
@@ -273,7 +280,7 @@ pub fn summary(b: &Bundle, out: &Path) -> String {
                 .collect();
             let _ = writeln!(
                 s,
-                "  {:<12} n {:>7}  {}",
+                "  {:<w$} n {:>7}  {}",
                 g.group,
                 show(g.children),
                 parts.join(", ")
