@@ -333,10 +333,14 @@ pub fn apply(
                 .groups
                 .iter()
                 .find(|g| g.group == rc.group)
+                // The curve's counts add up to the group's size and to its own cause's count
+                // (competing events and censorings are pooled in its `n_censor`), so those two
+                // must be published for the curve to show counts.
                 .is_some_and(|g| {
                     matches!(g.children, Count::Shown(_))
                         && g.by_status
                             .iter()
+                            .filter(|s| s.status == rc.cause || rc.recurrent)
                             .all(|s| matches!(s.count, Count::Shown(_)))
                 });
             let published = if rc.recurrent {
