@@ -16,9 +16,8 @@
 use std::collections::BTreeSet;
 
 use duckdb::params;
-use duckdb::types::{Value, ValueRef};
 use studies::Protocol;
-use studies::compile::{Param, Statement};
+use studies::compile::{Compiled, CompiledOutcome};
 use studies::outcomes::Outcome;
 use workbench::store::Store;
 use workbench::study::PreparedStudy;
@@ -699,7 +698,7 @@ fn run(w: &World, protocol: &str) -> Study {
         .map(|o| {
             (
                 o.outcome.clone(),
-                fetch(store.conn(), &o.statement, &o.outcome),
+                fetch(store.conn(), o, &prepared.compiled),
             )
         })
         .collect();
@@ -709,83 +708,34 @@ fn run(w: &World, protocol: &str) -> Study {
     }
 }
 
-fn number(v: ValueRef) -> Option<f64> {
-    Some(match v {
-        ValueRef::Null => return None,
-        ValueRef::TinyInt(x) => x as f64,
-        ValueRef::SmallInt(x) => x as f64,
-        ValueRef::Int(x) => x as f64,
-        ValueRef::BigInt(x) => x as f64,
-        ValueRef::HugeInt(x) => x as f64,
-        ValueRef::UInt(x) => x as f64,
-        ValueRef::UBigInt(x) => x as f64,
-        ValueRef::Float(x) => x as f64,
-        ValueRef::Double(x) => x,
-        ValueRef::Decimal(d) => d.to_string().parse().ok()?,
-        ValueRef::Boolean(b) => f64::from(u8::from(b)),
-        other => panic!("unexpected value {other:?}"),
-    })
-}
-
-fn text(v: ValueRef) -> Option<String> {
-    match v {
-        ValueRef::Null => None,
-        ValueRef::Text(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        other => panic!("unexpected value {other:?}"),
-    }
-}
-
-/// Runs one outcome statement with its bound parameters (no covariates in these protocols: the
-/// five key columns, then the value columns).
-fn fetch(conn: &duckdb::Connection, s: &Statement, o: &Outcome) -> Vec<Row> {
-    let values: Vec<Value> = s
-        .params
-        .values
-        .iter()
-        .map(|p| match p {
-            Param::Text(t) => Value::Text(t.clone()),
-            Param::Int(n) => Value::BigInt(*n),
-            Param::Float(x) => Value::Double(*x),
-        })
-        .collect();
-    let mut stmt = conn
-        .prepare(&s.sql)
-        .unwrap_or_else(|e| panic!("outcome {}: {e}\n{}", o.id, s.sql));
-    let mut rows = stmt
-        .query(duckdb::params_from_iter(values))
-        .unwrap_or_else(|e| panic!("outcome {}: {e}", o.id));
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().expect("a row") {
-        let get = |i: usize| r.get_ref(i).expect("a column");
-        let int = |i: usize| number(get(i)).map(|x| x as i64);
-        let child = text(get(1)).expect("child_pid");
-        out.push(Row {
-            child: child
+/// Reads one outcome dataset with the runner's own reader (no covariates in these protocols).
+fn fetch(conn: &duckdb::Connection, o: &CompiledOutcome, compiled: &Compiled) -> Vec<Row> {
+    let d = workbench::study::fetch_dataset(conn, o, compiled)
+        .unwrap_or_else(|e| panic!("outcome {}: {e:#}\n{}", o.outcome.id, o.statement.sql));
+    (0..d.len())
+        .map(|i| Row {
+            child: d.child[i]
                 .strip_prefix("pseudonym-")
-                .unwrap_or(&child)
+                .unwrap_or(&d.child[i])
                 .to_string(),
-            grp: text(get(4)),
-            t_start: number(get(5)),
-            t_stop: number(get(6)),
-            status: int(7).map(|k| match k {
+            grp: Some(d.group[i].clone()),
+            t_start: d.t_start[i],
+            t_stop: d.t_stop[i],
+            status: d.status[i].map(|k| match k {
                 0 => "censored".to_string(),
-                k => o.causes[k as usize - 1].clone(),
+                k => o.outcome.causes[k as usize - 1].clone(),
             }),
-            treated: int(8),
-            complete_window: match get(9) {
-                ValueRef::Boolean(b) => Some(b),
-                _ => None,
-            },
-            baseline: number(get(10)),
-            followup: number(get(11)),
-            improved: int(12),
-            recovered: int(13),
-            sustained: int(14),
-            events: int(15),
-            exposure_days: number(get(16)),
-        });
-    }
-    out
+            treated: d.treated[i],
+            complete_window: d.complete_window[i],
+            baseline: d.baseline[i],
+            followup: d.followup[i],
+            improved: d.improved[i],
+            recovered: d.recovered[i],
+            sustained: d.sustained[i],
+            events: d.events[i],
+            exposure_days: d.exposure_days[i],
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ enum Slot {
     Attrition,
     /// Outcome `o`: groups × statuses.
     Groups(usize),
-    /// Outcome `o`: proportion table `j` (its rows are `proportions[j * groups + g]`).
-    Proportions(usize, usize),
+    /// Outcome `o`: the proportions with this label, one row per group.
+    Proportions(usize, String),
     /// Outcome `o`: means (n, missing follow-up).
     Means(usize),
     /// Outcome `o`: rates (children).
@@ -131,7 +131,7 @@ pub fn apply(
             }
             l
         };
-        for (j, label) in labels.iter().enumerate() {
+        for label in &labels {
             let props: Vec<&studies::bundle::Proportion> =
                 o.proportions.iter().filter(|p| &p.label == label).collect();
             let pt = CountTable {
@@ -150,7 +150,7 @@ pub fn apply(
                     .collect(),
             };
             let r = audit.add_table(&pt)?;
-            slots.push((r, Slot::Proportions(oi, j)));
+            slots.push((r, Slot::Proportions(oi, label.clone())));
             // Phase-3 denominators are the groups' children with a follow-up score.
             if o.outcome.id.starts_with("P3") {
                 for (g, p) in props.iter().enumerate() {
@@ -254,19 +254,11 @@ pub fn apply(
                     }
                 }
             }
-            (Slot::Proportions(oi, j), GatedOutput::Table(t)) => {
-                let o = &mut b.outcomes[*oi];
-                let mut labels: Vec<String> = Vec::new();
-                for p in &o.proportions {
-                    if !labels.contains(&p.label) {
-                        labels.push(p.label.clone());
-                    }
-                }
-                let label = labels[*j].clone();
-                for (g, p) in o
+            (Slot::Proportions(oi, label), GatedOutput::Table(t)) => {
+                for (g, p) in b.outcomes[*oi]
                     .proportions
                     .iter_mut()
-                    .filter(|p| p.label == label)
+                    .filter(|p| &p.label == label)
                     .enumerate()
                 {
                     let row = &t.cells[g];
