@@ -1,13 +1,21 @@
 //! Rendering each screen of the terminal UI into a 200×60 buffer (ratatui's TestBackend), with
 //! curves of 2,000 published steps per group and a dashboard of every centre over 20 entry
-//! years. Goal: well under 16 ms per frame.
+//! years (goal: well under 16 ms per frame); and the live recount of the attrition waterfall
+//! after a rule is switched off, on a store of 100,000 children (goal: under 200 ms).
 //!
 //! `cargo bench -p workbench --bench tui` (a release build: compiles DuckDB at full optimisation
-//! once, see ARCHITECTURE.md "Build notes").
+//! once, see ARCHITECTURE.md "Build notes"), or `cargo bench --workspace --profile dev --bench tui`
+//! to measure the build `cargo run` uses. WORKBENCH_BENCH_TUI_STORE names an existing store (else
+//! one of 100,000 children is generated once into $HOME/.cache/workbench-bench/).
+
+use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use studies::Protocol;
+use workbench::store::Store;
+use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
 use workbench::tui::app::{Action, CurveKind, Mode, Screen, update};
 use workbench::tui::fixtures;
 use workbench::tui::i18n::Lang;
@@ -48,5 +56,78 @@ fn screens(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, screens);
+/// A cohort a researcher edits on the cohort screen: every kind of rule that reads other tables.
+const COHORT: &str = r#"
+title = "attrition bench"
+[cohort]
+entry = "first"
+entry_from = "2015-01-01"
+entry_to = "2023-12-31"
+[[cohort.rule]]
+name = "born before entry"
+prenatal = false
+[[cohort.rule]]
+name = "aged 0-17 at entry"
+age_at_entry_years = { min = 0, max = 17 }
+[[cohort.rule]]
+name = "physical abuse or neglect"
+forms = ["PHYS", "NEGL"]
+[[cohort.rule]]
+name = "no report in the year before"
+washout_days = 365
+[[cohort.rule]]
+name = "partner violence excluded"
+contexts = ["PARTNER_VIOLENCE"]
+exclude = true
+[groups]
+by = "community"
+levels = ["VL", "FWB"]
+[[outcome]]
+id = "P1.1"
+"#;
+
+fn store_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("WORKBENCH_BENCH_TUI_STORE") {
+        return PathBuf::from(p);
+    }
+    let dir =
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/workbench-bench");
+    let path = dir.join("default-100000.duckdb");
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let mut store = Store::open_or_create(&path).expect("store");
+        let opts = SynthOptions::new(Scenario::Default, 100_000, 7, None).expect("options");
+        generate_into_store(&mut store, &opts).expect("synth");
+    }
+    path
+}
+
+/// What the cohort screen asks of a worker when a rule is switched off or back on.
+fn attrition(c: &mut Criterion) {
+    let store = Store::open(&store_path()).expect("store");
+    let release = store
+        .default_release()
+        .expect("release")
+        .expect("a release")
+        .release_id;
+    let all = Protocol::parse("bench.toml", COHORT).expect("protocol");
+    let mut washout_off = all.clone();
+    washout_off
+        .cohort
+        .rules
+        .retain(|r| r.washout_days.is_none());
+    let mut group = c.benchmark_group("tui-attrition-100k");
+    group.sample_size(20);
+    for (name, p) in [("every rule", &all), ("washout switched off", &washout_off)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let conn = store.conn().try_clone().expect("connection");
+                workbench::tui::worker::attrition(&conn, p.clone(), &release, 5).expect("attrition")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, screens, attrition);
 criterion_main!(benches);

@@ -1,11 +1,13 @@
 //! Cohort SQL: the entry episodes, one CTE per rule, the attrition counts, the transfer chains
 //! and how follow-up can end.
 
-use super::{CovariateColumn, Params, Statement, Step};
+use super::{CHAIN_EVENT_TYPES, CovariateColumn, Params, Statement, Step};
 use crate::covariates;
 use crate::protocol::{EntryKind, FormsMatch, Protocol, Range, Rule, Timing};
 
-/// The `WITH ...` part up to the last rule, and the steps (entry, then one per rule).
+/// The `WITH ...` part up to the last rule, and the steps (entry, then one per rule, then the
+/// comparison groups). Each step's CTE adds `kept_<i>`: whether the row passed steps 0..=i. Rows are
+/// marked rather than dropped, so one pass over the entry episodes yields every attrition count.
 fn ctes(p: &Protocol, release_id: &str, params: &mut Params) -> (String, Vec<Step>) {
     let release = params.text(release_id);
     let from = params.date(&p.cohort.entry_from);
@@ -43,7 +45,7 @@ entry_candidates AS (
         EntryKind::First => sql.push_str(
             "-- entry: each child's first entry episode in the window
 entry AS (
-  SELECT * FROM (
+  SELECT ranked.*, TRUE AS kept_0 FROM (
     SELECT x.*, row_number() OVER (PARTITION BY x.child_pid
                                    ORDER BY x.entry_date, x.episode_seq, x.episode_id) AS entry_rank
       FROM entry_candidates x) ranked
@@ -53,7 +55,7 @@ entry AS (
         EntryKind::Every => sql.push_str(
             "-- entry: every entry episode in the window
 entry AS (
-  SELECT x.*, 1 AS entry_rank FROM entry_candidates x
+  SELECT x.*, 1 AS entry_rank, TRUE AS kept_0 FROM entry_candidates x
 )",
         ),
     }
@@ -66,16 +68,16 @@ entry AS (
         let prev = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
         let cte = format!("r{:02}_{}", i + 1, slug(&rule.name));
         let cond = condition(rule, params);
-        let filter = if rule.exclude {
+        let passes = if rule.exclude {
             format!("NOT COALESCE({cond}, FALSE)")
         } else {
             format!("COALESCE({cond}, FALSE)")
         };
         sql.push_str(&format!(
-            ",\n-- rule {}: {} {}\n{cte} AS (\n  SELECT * FROM {prev} c\n   WHERE {filter}\n)",
-            i + 1,
+            ",\n-- rule {n}: {} {}\n{cte} AS (\n  SELECT c.*, c.kept_{i} AND {passes} AS kept_{n}\n    FROM {prev} c\n)",
             if rule.exclude { "exclude" } else { "include" },
-            rule.name.replace('\n', " ")
+            rule.name.replace('\n', " "),
+            n = i + 1,
         ));
         steps.push(Step {
             name: rule.name.clone(),
@@ -89,8 +91,9 @@ entry AS (
         let prev = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
         let e = covariates::sql(by, params).unwrap_or_else(|| "NULL".into());
         let list = params.list(levels);
+        let (i, n) = (steps.len() - 1, steps.len());
         sql.push_str(&format!(
-            ",\n-- the comparison groups\ngroup_levels AS (\n  SELECT * FROM {prev} c\n   WHERE COALESCE(CAST({e} AS VARCHAR) IN {list}, FALSE)\n)"
+            ",\n-- the comparison groups\ngroup_levels AS (\n  SELECT c.*, c.kept_{i} AND COALESCE(CAST({e} AS VARCHAR) IN {list}, FALSE) AS kept_{n}\n    FROM {prev} c\n)"
         ));
         steps.push(Step {
             name: format!("{by} is {}", levels.join(" or ")),
@@ -224,15 +227,23 @@ fn condition(r: &Rule, p: &mut Params) -> String {
     "TRUE".into()
 }
 
-/// `CREATE TEMP TABLE study_cohort`: the episodes after the last rule, with covariates and group.
-pub(super) fn cohort_statement(
-    p: &Protocol,
-    release_id: &str,
-    covs: &[CovariateColumn],
-) -> (Statement, Vec<Step>) {
+/// `CREATE TEMP TABLE study_entry`: every entry episode with `kept_<i>` for each step.
+pub(super) fn entry_statement(p: &Protocol, release_id: &str) -> (Statement, Vec<Step>) {
     let mut params = Params::default();
     let (ctes, steps) = ctes(p, release_id, &mut params);
     let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
+    let sql = format!("CREATE OR REPLACE TEMP TABLE study_entry AS\n{ctes}\nSELECT * FROM {last}");
+    (Statement { sql, params }, steps)
+}
+
+/// `CREATE TEMP TABLE study_cohort`: the entry episodes kept by every step, with covariates and
+/// comparison group.
+pub(super) fn cohort_statement(
+    p: &Protocol,
+    steps: &[Step],
+    covs: &[CovariateColumn],
+) -> Statement {
+    let mut params = Params::default();
     let mut cols = Vec::new();
     for c in covs {
         let expr = covariates::sql(&c.name, &mut params).unwrap_or_else(|| "NULL".into());
@@ -270,34 +281,31 @@ pub(super) fn cohort_statement(
     cols.push(format!("{group} AS grp"));
     let sql = format!(
         "CREATE OR REPLACE TEMP TABLE study_cohort AS
-{ctes}
 SELECT * FROM (
   SELECT c.*, {}
-    FROM {last} c
+    FROM study_entry c
+   WHERE c.kept_{}
 ) cohort_rows
 ORDER BY child_pid, entry_date, episode_id",
-        cols.join(",\n         ")
+        cols.join(",\n         "),
+        steps.len() - 1
     );
-    (Statement { sql, params }, steps)
+    Statement { sql, params }
 }
 
-/// Children and episodes remaining after each step.
-pub(super) fn attrition_statement(p: &Protocol, release_id: &str, steps: &[Step]) -> Statement {
-    let mut params = Params::default();
-    let (ctes, _) = ctes(p, release_id, &mut params);
-    let counts: Vec<String> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
+/// Children and episodes remaining after each step, from `study_entry`.
+pub(super) fn attrition_statement(steps: &[Step]) -> Statement {
+    let counts: Vec<String> = (0..steps.len())
+        .map(|i| {
             format!(
-                "SELECT {i} AS step, count(DISTINCT child_pid) AS children, count(*) AS episodes FROM {}",
-                s.cte
+                "SELECT {i} AS step, count(DISTINCT child_pid) AS children, count(*) AS episodes \
+                 FROM study_entry WHERE kept_{i}"
             )
         })
         .collect();
     Statement {
-        sql: format!("{ctes}\n{}\nORDER BY step", counts.join("\nUNION ALL\n")),
-        params,
+        sql: format!("{}\nORDER BY step", counts.join("\nUNION ALL\n")),
+        params: Params::default(),
     }
 }
 
@@ -305,20 +313,22 @@ pub(super) fn attrition_statement(p: &Protocol, release_id: &str, steps: &[Step]
 pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Statement, Vec<Step>) {
     let mut params = Params::default();
     let (ctes, steps) = ctes(p, release_id, &mut params);
+    let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
     let pid = params.text(child);
-    let rows: Vec<String> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
+    let rows: Vec<String> = (0..steps.len())
+        .map(|i| {
             format!(
-                "SELECT {i} AS step, count(*) AS episodes, min(entry_date) AS first_entry FROM {} WHERE child_pid = {pid}",
-                s.cte
+                "SELECT {i} AS step, count(*) AS episodes, min(entry_date) AS first_entry \
+                 FROM child_rows WHERE kept_{i}"
             )
         })
         .collect();
     (
         Statement {
-            sql: format!("{ctes}\n{}\nORDER BY step", rows.join("\nUNION ALL\n")),
+            sql: format!(
+                "{ctes},\nchild_rows AS (SELECT * FROM {last} WHERE child_pid = {pid})\n{}\nORDER BY step",
+                rows.join("\nUNION ALL\n")
+            ),
             params,
         },
         steps,
@@ -327,26 +337,39 @@ pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Sta
 
 /// `study_chain` (entry episode → the episodes continuing it) and `study_followup` (per entry
 /// episode: the closing of its last episode, when the child left the data, when follow-up ends
-/// administratively, death, and the first start of the compared intervention).
+/// administratively, death, and the first start of the compared intervention), then the cohort's
+/// slices of the large case tables (`study_events`, `study_child_events`, `study_reports`,
+/// `study_placements`, `study_assessments`), so every outcome reads a few rows per child instead
+/// of joining the whole table again.
 pub(super) fn chain_statements(p: &Protocol, release_id: &str) -> Vec<Statement> {
-    let mut params = Params::default();
-    let release = params.text(release_id);
-    let chain = Statement {
-        sql: format!(
+    let with_release = |sql: &dyn Fn(&str) -> String| {
+        let mut params = Params::default();
+        let release = params.text(release_id);
+        Statement {
+            sql: sql(&release),
+            params,
+        }
+    };
+    let chain = with_release(&|release| {
+        format!(
             "CREATE OR REPLACE TEMP TABLE study_chain AS
-WITH RECURSIVE chain (root, episode_id, depth) AS (
+WITH RECURSIVE transfer AS (
+  -- transfers to an episode the release holds
+  SELECT e.episode_id, e.transferred_to_episode_id AS next_episode_id
+    FROM episode e
+    JOIN episode nx ON nx.release_id = e.release_id AND nx.episode_id = e.transferred_to_episode_id
+   WHERE e.release_id = {release}
+),
+chain (root, episode_id, depth) AS (
   SELECT episode_id, episode_id, 0 FROM study_cohort
   UNION ALL
-  SELECT ch.root, e.transferred_to_episode_id, ch.depth + 1
-    FROM chain ch
-    JOIN episode e ON e.release_id = {release} AND e.episode_id = ch.episode_id
-    JOIN episode nx ON nx.release_id = e.release_id AND nx.episode_id = e.transferred_to_episode_id
+  SELECT ch.root, t.next_episode_id, ch.depth + 1
+    FROM chain ch JOIN transfer t ON t.episode_id = ch.episode_id
    WHERE ch.depth < 100
 )
 SELECT root, episode_id, depth FROM chain ORDER BY root, depth"
-        ),
-        params,
-    };
+        )
+    });
     let mut params = Params::default();
     let release = params.text(release_id);
     let tx = match p.groups.as_ref().and_then(|g| g.intervention.as_ref()) {
@@ -366,9 +389,10 @@ SELECT root, episode_id, depth FROM chain ORDER BY root, depth"
             "CREATE OR REPLACE TEMP TABLE study_followup AS
 WITH last_episode AS (
   SELECT ch.root, e.closure_date, e.closure_reason, e.transferred_to_episode_id
-    FROM study_chain ch
+    FROM (SELECT root, episode_id, depth, max(depth) OVER (PARTITION BY root) AS last_depth
+            FROM study_chain) ch
     JOIN episode e ON e.release_id = {release} AND e.episode_id = ch.episode_id
-   WHERE ch.depth = (SELECT max(c2.depth) FROM study_chain c2 WHERE c2.root = ch.root)
+   WHERE ch.depth = ch.last_depth
 )
 SELECT c.episode_id,
        l.closure_date AS end_closure_date,
@@ -386,7 +410,85 @@ SELECT c.episode_id,
         ),
         params,
     };
-    vec![chain, followup]
+    let events = with_release(&|release| {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE study_events AS
+-- the events outcomes read, of each entry episode's transfer chain or of no episode, keyed k by
+-- the entry episode
+SELECT ch.root AS k, e.child_pid, e.event_type, e.event_date, e.interval_lower
+  FROM study_chain ch
+  JOIN study_cohort c ON c.episode_id = ch.root
+  JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
+              AND e.episode_id = ch.episode_id
+ WHERE e.event_type IN {CHAIN_EVENT_TYPES}
+UNION ALL
+SELECT c.episode_id AS k, e.child_pid, e.event_type, e.event_date, e.interval_lower
+  FROM study_cohort c
+  JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
+ WHERE e.episode_id IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}"
+        )
+    });
+    let child_events = with_release(&|release| {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE study_child_events AS
+-- the cohort's children's events of any episode that outcomes read by child
+SELECT e.child_pid, e.event_type, e.event_date
+  FROM event e
+ WHERE e.release_id = {release}
+   AND e.event_type IN ('SAFETY_BREACH', 'PLACEMENT_START', 'PLACEMENT_MOVE')
+   AND e.child_pid IN (SELECT child_pid FROM study_cohort)"
+        )
+    });
+    let reports = with_release(&|release| {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE study_reports AS
+-- the cohort's children's reports that are not flagged as duplicates, and whether a finding
+-- substantiated them (or indicated maltreatment) by the extract date
+SELECT rc.child_pid, rc.report_id, r.report_date, r.report_kind,
+       COALESCE(sub.substantiated, FALSE) AS substantiated
+  FROM report_child rc
+  JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
+  LEFT JOIN (SELECT f.report_id, f.child_pid, TRUE AS substantiated
+               FROM report_child_form f JOIN data_release dr ON dr.release_id = f.release_id
+              WHERE f.release_id = {release} AND f.finding IN ('SUBSTANTIATED', 'INDICATED')
+                AND f.finding_date <= dr.extract_date
+              GROUP BY f.report_id, f.child_pid) sub
+         ON sub.report_id = rc.report_id AND sub.child_pid = rc.child_pid
+ WHERE rc.release_id = {release} AND rc.is_duplicate_of IS NULL
+   AND rc.child_pid IN (SELECT child_pid FROM study_cohort)"
+        )
+    });
+    let placements = with_release(&|release| {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE study_placements AS
+-- the cohort's children's placements
+SELECT pe.child_pid, pl.episode_id, pl.start_date, pl.end_date, pl.exit_reason,
+       pl.is_trial_home_visit
+  FROM placement pl
+  JOIN episode pe ON pe.release_id = pl.release_id AND pe.episode_id = pl.episode_id
+ WHERE pl.release_id = {release}
+   AND pe.child_pid IN (SELECT child_pid FROM study_cohort)"
+        )
+    });
+    let assessments = with_release(&|release| {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE study_assessments AS
+-- the cohort's children's valid assessments
+SELECT a.child_pid, a.instrument_code, a.assessment_id, a.assessment_date, a.score
+  FROM assessment a
+ WHERE a.release_id = {release} AND a.is_valid
+   AND a.child_pid IN (SELECT child_pid FROM study_cohort)"
+        )
+    });
+    vec![
+        chain,
+        followup,
+        events,
+        child_events,
+        reports,
+        placements,
+        assessments,
+    ]
 }
 
 #[cfg(test)]

@@ -3,12 +3,15 @@
 //! SQL text: codes, dates and numbers are bound as `$n` parameters.
 //!
 //! The statements run in order on one connection:
-//! 1. [`Compiled::cohort`] creates the temporary table `study_cohort` (one row per entry episode,
-//!    with its covariates and comparison group),
-//! 2. [`Compiled::chain`] creates `study_chain` (each entry episode and the episodes that continue
-//!    it after a transfer between centres) and `study_followup` (how follow-up can end),
-//! 3. [`Compiled::attrition`] counts children and episodes after each rule,
-//! 4. each [`CompiledOutcome::sql`] selects one outcome's analysis dataset.
+//! 1. [`Compiled::entry`] creates the temporary table `study_entry` (every entry episode, marked
+//!    `kept_<i>` by whether it passed steps 0..=i),
+//! 2. [`Compiled::attrition`] counts children and episodes after each step from it,
+//! 3. [`Compiled::cohort`] creates `study_cohort` (the entry episodes every step kept, with their
+//!    covariates and comparison group),
+//! 4. [`Compiled::chain`] creates `study_chain` (each entry episode and the episodes that continue
+//!    it after a transfer between centres), `study_followup` (how follow-up can end) and the
+//!    cohort's slices of the large case tables that the outcomes read,
+//! 5. each [`CompiledOutcome::statement`] selects one outcome's analysis dataset.
 
 mod cohort;
 mod outcome;
@@ -17,6 +20,10 @@ use serde::Serialize;
 
 use crate::outcomes::Outcome;
 use crate::protocol::Protocol;
+
+/// The event types an outcome reads of an entry episode's transfer chain (`study_events`).
+const CHAIN_EVENT_TYPES: &str =
+    "('SAFETY_REACHED', 'PLACEMENT_START', 'PARQUET_REFERRAL', 'COURT_MEASURE')";
 
 /// A value bound to a `$n` placeholder.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,6 +98,7 @@ pub struct CompiledOutcome {
 pub struct Compiled {
     pub release_id: String,
     pub steps: Vec<Step>,
+    pub entry: Statement,
     pub cohort: Statement,
     pub chain: Vec<Statement>,
     pub attrition: Statement,
@@ -134,8 +142,9 @@ pub const VALUE_COLUMNS: &[&str] = &[
 /// Compiles `protocol` for `release_id` (the protocol's own release, or the store's default).
 pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
     let covariates = covariate_columns(protocol);
-    let (cohort, steps) = cohort::cohort_statement(protocol, release_id, &covariates);
-    let attrition = cohort::attrition_statement(protocol, release_id, &steps);
+    let (entry, steps) = cohort::entry_statement(protocol, release_id);
+    let cohort = cohort::cohort_statement(protocol, &steps, &covariates);
+    let attrition = cohort::attrition_statement(&steps);
     let chain = cohort::chain_statements(protocol, release_id);
     let outcomes = protocol
         .resolved_outcomes()
@@ -148,6 +157,7 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
     Compiled {
         release_id: release_id.to_string(),
         steps,
+        entry,
         cohort,
         chain,
         attrition,
@@ -202,18 +212,25 @@ impl Compiled {
             out.push_str(s.sql.trim());
             out.push_str(";\n\n");
         };
-        push("1. the cohort, one CTE per rule", &self.cohort);
-        for s in &self.chain {
-            push("2. follow-up across transfers", s);
-        }
         push(
-            "3. attrition: children and episodes remaining after each step",
+            "1. the entry episodes, one CTE per rule marking what it keeps",
+            &self.entry,
+        );
+        push(
+            "2. attrition: children and episodes remaining after each step",
             &self.attrition,
         );
+        push("3. the cohort: what every step kept", &self.cohort);
+        for s in &self.chain {
+            push(
+                "4. follow-up across transfers and the cohort's case records",
+                s,
+            );
+        }
         for o in &self.outcomes {
             push(
                 &format!(
-                    "4. outcome {} ({}): analysis dataset",
+                    "5. outcome {} ({}): analysis dataset",
                     o.outcome.id, o.outcome.label
                 ),
                 &o.statement,
@@ -285,6 +302,7 @@ intervention = "FAMILY_SUPPORT"
         let c = compile(&p, "R1");
         assert_eq!(c.outcomes.len(), crate::outcomes::IDS.len());
         assert_eq!(c.steps.len(), 5);
+        placeholders_match(&c.entry);
         placeholders_match(&c.cohort);
         placeholders_match(&c.attrition);
         for s in &c.chain {

@@ -1,5 +1,7 @@
 //! Outcome SQL: one statement per outcome of docs/domain.md §5, selecting its analysis dataset
-//! from `study_cohort`, `study_chain`, `study_followup` and the case tables.
+//! from `study_cohort`, `study_chain`, `study_followup` and the cohort's slices of the case tables
+//! (`study_events`, `study_child_events`, `study_reports`, `study_placements`,
+//! `study_assessments`; see the `cohort` module).
 //!
 //! Every dataset has the same columns (NULL where they do not apply), so readers need one shape:
 //! the key columns, the covariates, then `t_start`, `t_stop` (days since the time origin),
@@ -15,11 +17,6 @@ use crate::protocol::{Age18, Origin, Protocol, SafetyDate, Timing};
 
 /// The far future standing in for "never" in LEAST().
 const NEVER: &str = "DATE '9999-12-31'";
-
-/// The events an outcome reads, of the entry episode's transfer chain (or of no episode), keyed
-/// by the entry episode: `chain_events` (defined by [`base`]).
-const CHAIN_EVENT_TYPES: &str =
-    "('SAFETY_REACHED', 'PLACEMENT_START', 'PARQUET_REFERRAL', 'COURT_MEASURE')";
 
 struct Ctx<'a> {
     p: &'a Protocol,
@@ -45,30 +42,29 @@ impl Ctx<'_> {
             SafetyDate::Midpoint => "COALESCE(e.interval_lower + CAST(floor((e.event_date - e.interval_lower) / 2) AS INTEGER), e.event_date)".to_string(),
         };
         let home = if at_home {
-            " AND NOT EXISTS (SELECT 1 FROM placement pl JOIN episode pe ON pe.release_id = pl.release_id \
-             AND pe.episode_id = pl.episode_id WHERE pl.release_id = e.release_id AND pe.child_pid = e.child_pid \
+            " AND NOT EXISTS (SELECT 1 FROM study_placements pl WHERE pl.child_pid = e.child_pid \
              AND pl.start_date <= e.event_date AND (pl.end_date IS NULL OR pl.end_date > e.event_date))"
         } else {
             ""
         };
         format!(
-            "(SELECT min(GREATEST({date}, o.entry_date)) FROM chain_events e WHERE e.k = o.episode_id \
+            "(SELECT min(GREATEST({date}, o.entry_date)) FROM study_events e WHERE e.k = o.episode_id \
              AND e.event_type = 'SAFETY_REACHED' AND e.event_date >= o.entry_date{home})"
         )
     }
 
     /// First placement start in the chain with no safety breach within 30 days (safety by removal).
     fn placement_safety(&self) -> String {
-        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
          AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.entry_date \
-         AND NOT EXISTS (SELECT 1 FROM event b WHERE b.release_id = e.release_id \
-         AND b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
+         AND NOT EXISTS (SELECT 1 FROM study_child_events b \
+         WHERE b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
          AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30))"
             .to_string()
     }
 
     fn placement_start(&self) -> String {
-        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
          AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.t0)"
             .to_string()
     }
@@ -86,9 +82,7 @@ impl Ctx<'_> {
     fn rereport(&mut self, kind: Option<bool>) -> String {
         let dedup = self.params.int(self.o.dedup_days);
         let subst = if self.o.substantiated_only || self.o.id == "P2.2" {
-            " AND EXISTS (SELECT 1 FROM report_child_form f WHERE f.release_id = rc.release_id \
-             AND f.report_id = rc.report_id AND f.child_pid = rc.child_pid \
-             AND f.finding IN ('SUBSTANTIATED', 'INDICATED') AND f.finding_date <= o.extract_date)"
+            " AND r.substantiated"
         } else {
             ""
         };
@@ -98,16 +92,14 @@ impl Ctx<'_> {
             None => "",
         };
         format!(
-            "(SELECT min(r.report_date) FROM report_child rc JOIN report r \
-             ON r.release_id = rc.release_id AND r.report_id = rc.report_id \
-             WHERE rc.release_id = o.release_id AND rc.child_pid = o.child_pid \
-             AND rc.is_duplicate_of IS NULL AND rc.report_id <> COALESCE(o.index_report_id, '') \
+            "(SELECT min(r.report_date) FROM study_reports r WHERE r.child_pid = o.child_pid \
+             AND r.report_id <> COALESCE(o.index_report_id, '') \
              AND r.report_date > o.t0 + {dedup}{subst}{kind})"
         )
     }
 
     fn escalation(&self) -> String {
-        "(SELECT min(e.event_date) FROM chain_events e WHERE e.k = o.episode_id \
+        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
          AND e.event_type IN ('PARQUET_REFERRAL', 'COURT_MEASURE') AND e.event_date >= o.t0)"
             .to_string()
     }
@@ -141,30 +133,13 @@ pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> 
     }
 }
 
-/// The `f` CTE (cohort rows with how their follow-up can end) and `chain_events` (the events
-/// outcomes read, of each entry episode's transfer chain or of no episode, keyed `k` by the
-/// entry episode: one hash join instead of a lookup per row).
-fn base() -> String {
-    format!(
-        "f AS (
+/// The `f` CTE: cohort rows with how their follow-up can end.
+fn base() -> &'static str {
+    "f AS (
   SELECT c.*, s.end_closure_date, s.end_closure_reason, s.left_data_date, s.admin_end,
          s.death_date, s.tx_start
     FROM study_cohort c JOIN study_followup s ON s.episode_id = c.episode_id
-),
-chain_events AS (
-  SELECT ch.root AS k, e.release_id, e.child_pid, e.event_type, e.event_date, e.interval_lower
-    FROM study_chain ch
-    JOIN study_cohort c ON c.episode_id = ch.root
-    JOIN event e ON e.release_id = c.release_id AND e.child_pid = c.child_pid
-                AND e.episode_id = ch.episode_id
-   WHERE e.event_type IN {CHAIN_EVENT_TYPES}
-  UNION ALL
-  SELECT c.episode_id AS k, e.release_id, e.child_pid, e.event_type, e.event_date, e.interval_lower
-    FROM study_cohort c
-    JOIN event e ON e.release_id = c.release_id AND e.child_pid = c.child_pid
-   WHERE e.episode_id IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}
 )"
-    )
 }
 
 /// The time origin and eligibility of a time-to-event or recurrent outcome, as the `o` CTE.
@@ -188,8 +163,8 @@ fn origin(cx: &mut Ctx) -> String {
                 .to_string(),
         ),
         "P2.4" => (
-            "(SELECT min(pl.end_date) FROM study_chain ch JOIN placement pl \
-             ON pl.release_id = f.release_id AND pl.episode_id = ch.episode_id \
+            "(SELECT min(pl.end_date) FROM study_chain ch JOIN study_placements pl \
+             ON pl.episode_id = ch.episode_id \
              WHERE ch.root = f.episode_id AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
              AND pl.end_date - pl.start_date >= 8 AND NOT pl.is_trial_home_visit)"
                 .into(),
@@ -200,8 +175,8 @@ fn origin(cx: &mut Ctx) -> String {
             let worse = if cx.o.higher_is_worse { ">=" } else { "<=" };
             (
                 format!(
-                    "(SELECT min(a.assessment_date) FROM assessment a WHERE a.release_id = f.release_id \
-                     AND a.child_pid = f.child_pid AND a.instrument_code = {inst} AND a.is_valid \
+                    "(SELECT min(a.assessment_date) FROM study_assessments a \
+                     WHERE a.child_pid = f.child_pid AND a.instrument_code = {inst} \
                      AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30 \
                      AND a.score {worse} {cut})"
                 ),
@@ -246,8 +221,8 @@ fn censor(cx: &mut Ctx) -> String {
     if id == "P3.3" {
         let inst = cx.params.text(&cx.o.instrument);
         parts.push(format!(
-            "COALESCE((SELECT max(a.assessment_date) FROM assessment a WHERE a.release_id = o.release_id \
-             AND a.child_pid = o.child_pid AND a.instrument_code = {inst} AND a.is_valid), o.t0)"
+            "COALESCE((SELECT max(a.assessment_date) FROM study_assessments a \
+             WHERE a.child_pid = o.child_pid AND a.instrument_code = {inst}), o.t0)"
         ));
     }
     format!("LEAST({})", parts.join(", "))
@@ -276,16 +251,16 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
             (_, "REREPORT") | (_, "SUBSTANTIATED_RECURRENCE") => cx.rereport(None),
             (_, "REREPORT_OPEN") => cx.rereport(Some(true)),
             (_, "REREPORT_CLOSED") => cx.rereport(Some(false)),
-            (_, "REENTRY") => "(SELECT min(e.event_date) FROM event e \
-                 WHERE e.release_id = o.release_id AND e.child_pid = o.child_pid \
+            (_, "REENTRY") => "(SELECT min(e.event_date) FROM study_child_events e \
+                 WHERE e.child_pid = o.child_pid \
                  AND e.event_type = 'PLACEMENT_START' AND e.event_date > o.t0)"
                 .to_string(),
             (_, "RECOVERY") => {
                 let (inst, cut) = (cx.params.text(&o.instrument), cx.params.float(o.cut_off));
                 let better = if o.higher_is_worse { "<" } else { ">" };
                 format!(
-                    "(SELECT min(a.assessment_date) FROM assessment a WHERE a.release_id = o.release_id \
-                     AND a.child_pid = o.child_pid AND a.instrument_code = {inst} AND a.is_valid \
+                    "(SELECT min(a.assessment_date) FROM study_assessments a \
+                     WHERE a.child_pid = o.child_pid AND a.instrument_code = {inst} \
                      AND a.assessment_date > o.t0 AND a.score {better} {cut})"
                 )
             }
@@ -406,9 +381,7 @@ fn recurrent(cx: &mut Ctx, cov_cols: &str) -> String {
     let dedup = cx.params.int(cx.o.dedup_days);
     let dedup2 = cx.params.int(cx.o.dedup_days);
     let subst = if cx.o.substantiated_only {
-        " AND EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = rc.release_id \
-         AND x.report_id = rc.report_id AND x.child_pid = rc.child_pid \
-         AND x.finding IN ('SUBSTANTIATED', 'INDICATED') AND x.finding_date <= o.extract_date)"
+        " AND r.substantiated"
     } else {
         ""
     };
@@ -424,9 +397,8 @@ ends AS (
 ),
 reports AS (
   SELECT o.episode_id AS k, r.report_date AS d
-    FROM ends o JOIN report_child rc ON rc.release_id = o.release_id AND rc.child_pid = o.child_pid
-    JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
-   WHERE rc.is_duplicate_of IS NULL AND rc.report_id <> COALESCE(o.index_report_id, '')
+    FROM ends o JOIN study_reports r ON r.child_pid = o.child_pid
+   WHERE r.report_id <> COALESCE(o.index_report_id, '')
      AND r.report_date > o.t0 + {dedup} AND r.report_date <= o.t_end{subst}
 ),
 counted (k, d) AS (
@@ -471,14 +443,14 @@ spells AS (
          LEAST(COALESCE(pl.end_date, o.admin_end), o.admin_end, COALESCE(o.d18, {NEVER}),
                COALESCE(o.death_date, {NEVER})) AS e, o.child_pid, o.release_id
     FROM o JOIN study_chain ch ON ch.root = o.episode_id
-    JOIN placement pl ON pl.release_id = o.release_id AND pl.episode_id = ch.episode_id
+    JOIN study_placements pl ON pl.episode_id = ch.episode_id
    WHERE pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
      AND COALESCE(pl.exit_reason, '') <> 'RUNAWAY'
 ),
 per_child AS (
   SELECT sp.k, sum(GREATEST(sp.e - sp.s, 0)) AS days,
-         sum((SELECT count(*) FROM event m WHERE m.release_id = sp.release_id
-               AND m.child_pid = sp.child_pid AND m.event_type = 'PLACEMENT_MOVE'
+         sum((SELECT count(*) FROM study_child_events m
+               WHERE m.child_pid = sp.child_pid AND m.event_type = 'PLACEMENT_MOVE'
                AND m.event_date > sp.s AND m.event_date <= sp.e)) AS moves
     FROM spells sp GROUP BY sp.k
 )
@@ -522,13 +494,10 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
             ",
        CASE WHEN s.followup IS NULL THEN NULL
             WHEN s.followup {better} {cut} AND NOT EXISTS (
-              SELECT 1 FROM report_child rc JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
-               WHERE rc.release_id = s.release_id AND rc.child_pid = s.child_pid AND rc.is_duplicate_of IS NULL
-                 AND rc.report_id <> COALESCE(s.index_report_id, '')
+              SELECT 1 FROM study_reports r
+               WHERE r.child_pid = s.child_pid AND r.report_id <> COALESCE(s.index_report_id, '')
                  AND r.report_date > s.entry_date + {dedup} AND r.report_date <= s.entry_date + {window}
-                 AND EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = rc.release_id
-                   AND x.report_id = rc.report_id AND x.child_pid = rc.child_pid
-                   AND x.finding IN ('SUBSTANTIATED', 'INDICATED') AND x.finding_date <= s.extract_date))
+                 AND r.substantiated)
             THEN 1 ELSE 0 END AS sustained"
         )
     } else {
@@ -542,12 +511,12 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
         "WITH {base},
 b AS (
   SELECT f.*,
-         (SELECT a.score FROM assessment a WHERE a.release_id = f.release_id AND a.child_pid = f.child_pid
-             AND a.instrument_code = {inst} AND a.is_valid
+         (SELECT a.score FROM study_assessments a WHERE a.child_pid = f.child_pid
+             AND a.instrument_code = {inst}
              AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30
            ORDER BY abs(a.assessment_date - f.entry_date), a.assessment_date, a.assessment_id LIMIT 1) AS baseline,
-         (SELECT a.score FROM assessment a WHERE a.release_id = f.release_id AND a.child_pid = f.child_pid
-             AND a.instrument_code = {inst2} AND a.is_valid
+         (SELECT a.score FROM study_assessments a WHERE a.child_pid = f.child_pid
+             AND a.instrument_code = {inst2}
              AND a.assessment_date BETWEEN f.entry_date + {target} - {tol} AND f.entry_date + {target} + {tol}
            ORDER BY abs(a.assessment_date - (f.entry_date + {target})), a.assessment_date, a.assessment_id LIMIT 1) AS followup
     FROM f

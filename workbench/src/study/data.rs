@@ -2,7 +2,10 @@
 //! statement selects: key columns, covariates, value columns).
 
 use duckdb::Connection;
-use duckdb::types::{Value, ValueRef};
+use duckdb::arrow::array::{Array, ArrayRef, AsArray};
+use duckdb::arrow::compute::cast;
+use duckdb::arrow::datatypes::{DataType, Float64Type};
+use duckdb::types::Value;
 use models::design::CovariateColumn as DesignColumn;
 use studies::compile::{CovariateColumn, KEY_COLUMNS, Param, Params, Statement, VALUE_COLUMNS};
 use studies::outcomes::Outcome;
@@ -44,82 +47,98 @@ pub struct OutcomeData {
     pub exposure_days: Vec<Option<f64>>,
 }
 
-fn text(v: ValueRef) -> Option<String> {
-    match v {
-        ValueRef::Null => None,
-        ValueRef::Text(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        other => number(other).map(|x| x.to_string()),
+/// A column as optional texts: strings as they are, numbers as `number` prints them.
+fn texts(a: &ArrayRef) -> anyhow::Result<Vec<Option<String>>> {
+    if matches!(a.data_type(), DataType::LargeUtf8 | DataType::Utf8View) {
+        return texts(&cast(a, &DataType::Utf8)?);
     }
+    if let Some(s) = a.as_string_opt::<i32>() {
+        return Ok(s.iter().map(|v| v.map(str::to_string)).collect());
+    }
+    Ok(numbers(a)?
+        .into_iter()
+        .map(|v| v.map(|x| x.to_string()))
+        .collect())
 }
 
-fn number(v: ValueRef) -> Option<f64> {
-    Some(match v {
-        ValueRef::TinyInt(x) => x as f64,
-        ValueRef::SmallInt(x) => x as f64,
-        ValueRef::Int(x) => x as f64,
-        ValueRef::BigInt(x) => x as f64,
-        ValueRef::HugeInt(x) => x as f64,
-        ValueRef::UTinyInt(x) => x as f64,
-        ValueRef::USmallInt(x) => x as f64,
-        ValueRef::UInt(x) => x as f64,
-        ValueRef::UBigInt(x) => x as f64,
-        ValueRef::Float(x) => x as f64,
-        ValueRef::Double(x) => x,
-        ValueRef::Decimal(d) => d.to_string().parse().ok()?,
-        ValueRef::Boolean(b) => f64::from(u8::from(b)),
-        _ => return None,
+/// A column as optional reals (booleans as 0/1, NULL-typed columns as all missing).
+fn numbers(a: &ArrayRef) -> anyhow::Result<Vec<Option<f64>>> {
+    let a = match a.data_type() {
+        DataType::Boolean => cast(&cast(a, &DataType::Int64)?, &DataType::Float64)?,
+        _ => cast(a, &DataType::Float64)?,
+    };
+    Ok(a.as_primitive::<Float64Type>().iter().collect())
+}
+
+fn integers(a: &ArrayRef) -> anyhow::Result<Vec<Option<i64>>> {
+    Ok(numbers(a)?
+        .into_iter()
+        .map(|v| v.map(|x| x as i64))
+        .collect())
+}
+
+fn booleans(a: &ArrayRef) -> anyhow::Result<Vec<Option<bool>>> {
+    Ok(match a.as_boolean_opt() {
+        Some(b) => b.iter().collect(),
+        None => vec![None; a.len()],
     })
 }
 
-fn integer(v: ValueRef) -> Option<i64> {
-    number(v).map(|x| x as i64)
-}
-
-/// Runs an outcome statement and reads its rows.
+/// Runs an outcome statement and reads its rows, a column at a time (Arrow record batches).
 pub fn fetch(
     conn: &Connection,
     s: &Statement,
     covariates: &[CovariateColumn],
 ) -> anyhow::Result<OutcomeData> {
     let mut stmt = conn.prepare(&s.sql)?;
-    let mut rows = stmt.query(duckdb::params_from_iter(bind(&s.params)))?;
+    let batches = stmt.query_arrow(duckdb::params_from_iter(bind(&s.params)))?;
     let mut d = OutcomeData::default();
     let nk = KEY_COLUMNS.len();
     let nc = covariates.len();
     let mut cov_num: Vec<Vec<f64>> = vec![Vec::new(); nc];
     let mut cov_cat: Vec<Vec<Option<String>>> = vec![Vec::new(); nc];
-    while let Some(row) = rows.next()? {
-        let get = |i: usize| row.get_ref(i);
-        d.episode.push(text(get(0)?).unwrap_or_default());
-        d.child.push(text(get(1)?).unwrap_or_default());
-        d.family.push(text(get(2)?));
-        d.centre.push(text(get(3)?).unwrap_or_default());
-        d.group
-            .push(text(get(4)?).unwrap_or_else(|| "unknown".into()));
+    for batch in batches {
+        anyhow::ensure!(
+            batch.num_columns() == nk + nc + VALUE_COLUMNS.len(),
+            "an outcome statement returned {} columns, not {}",
+            batch.num_columns(),
+            nk + nc + VALUE_COLUMNS.len()
+        );
+        let col = |i: usize| batch.column(i);
+        let required = |v: Vec<Option<String>>| v.into_iter().map(Option::unwrap_or_default);
+        d.episode.extend(required(texts(col(0))?));
+        d.child.extend(required(texts(col(1))?));
+        d.family.extend(texts(col(2))?);
+        d.centre.extend(required(texts(col(3))?));
+        d.group.extend(
+            texts(col(4))?
+                .into_iter()
+                .map(|g| g.unwrap_or_else(|| "unknown".into())),
+        );
         for (j, c) in covariates.iter().enumerate() {
-            let v = get(nk + j)?;
             if c.categorical {
-                cov_cat[j].push(text(v));
+                cov_cat[j].extend(texts(col(nk + j))?);
             } else {
-                cov_num[j].push(number(v).unwrap_or(f64::NAN));
+                cov_num[j].extend(
+                    numbers(col(nk + j))?
+                        .into_iter()
+                        .map(|v| v.unwrap_or(f64::NAN)),
+                );
             }
         }
         let b = nk + nc;
-        d.t_start.push(number(get(b)?));
-        d.t_stop.push(number(get(b + 1)?));
-        d.status.push(integer(get(b + 2)?));
-        d.treated.push(integer(get(b + 3)?));
-        d.complete_window.push(match get(b + 4)? {
-            ValueRef::Boolean(x) => Some(x),
-            _ => None,
-        });
-        d.baseline.push(number(get(b + 5)?));
-        d.followup.push(number(get(b + 6)?));
-        d.improved.push(integer(get(b + 7)?));
-        d.recovered.push(integer(get(b + 8)?));
-        d.sustained.push(integer(get(b + 9)?));
-        d.events.push(integer(get(b + 10)?));
-        d.exposure_days.push(number(get(b + 11)?));
+        d.t_start.extend(numbers(col(b))?);
+        d.t_stop.extend(numbers(col(b + 1))?);
+        d.status.extend(integers(col(b + 2))?);
+        d.treated.extend(integers(col(b + 3))?);
+        d.complete_window.extend(booleans(col(b + 4))?);
+        d.baseline.extend(numbers(col(b + 5))?);
+        d.followup.extend(numbers(col(b + 6))?);
+        d.improved.extend(integers(col(b + 7))?);
+        d.recovered.extend(integers(col(b + 8))?);
+        d.sustained.extend(integers(col(b + 9))?);
+        d.events.extend(integers(col(b + 10))?);
+        d.exposure_days.extend(numbers(col(b + 11))?);
     }
     debug_assert_eq!(VALUE_COLUMNS.len(), 12);
     d.covariates = covariates

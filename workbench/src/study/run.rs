@@ -70,8 +70,15 @@ impl PreparedStudy {
         })
     }
 
-    /// Builds `study_cohort`, `study_chain` and `study_followup` on `conn`.
+    /// Builds `study_entry` on `conn`: the entry episodes marked by the steps that keep them.
+    pub fn build_entry(&self, conn: &Connection) -> anyhow::Result<()> {
+        execute(conn, &self.compiled.entry).context("applying the cohort rules")
+    }
+
+    /// Builds `study_entry`, `study_cohort`, `study_chain`, `study_followup` and the cohort's
+    /// slices of the case tables on `conn`.
     pub fn build_cohort(&self, conn: &Connection) -> anyhow::Result<()> {
+        self.build_entry(conn)?;
         execute(conn, &self.compiled.cohort).context("building the cohort")?;
         for s in &self.compiled.chain {
             execute(conn, s).context("following the cohort across transfers")?;
@@ -79,7 +86,8 @@ impl PreparedStudy {
         Ok(())
     }
 
-    /// Children and episodes after each step (ungated).
+    /// Children and episodes after each step (ungated), from `study_entry` (see
+    /// [`PreparedStudy::build_entry`]).
     pub fn attrition(&self, conn: &Connection) -> anyhow::Result<Vec<AttritionCount>> {
         let s = &self.compiled.attrition;
         let mut stmt = conn.prepare(&s.sql)?;

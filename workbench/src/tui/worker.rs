@@ -300,6 +300,7 @@ pub fn attrition(
 ) -> anyhow::Result<AttritionView> {
     let t0 = Instant::now();
     let prepared = prepare(protocol, release, String::new())?;
+    prepared.build_entry(conn)?;
     let raw = prepared.attrition(conn)?;
     let table = |title: &str, f: &dyn Fn(&AttritionCount) -> u64| AttritionTable {
         title: title.to_string(),
