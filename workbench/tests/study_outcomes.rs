@@ -17,10 +17,12 @@ use std::collections::BTreeSet;
 
 use duckdb::params;
 use studies::Protocol;
+use studies::bundle::Count;
 use studies::compile::{Compiled, CompiledOutcome};
 use studies::outcomes::Outcome;
 use workbench::store::Store;
 use workbench::study::PreparedStudy;
+use workbench::tui::worker::CohortConnection;
 
 /// Days since 2020-01-01.
 type Day = i64;
@@ -2000,5 +2002,51 @@ fn attrition_counts_follow_each_rule() {
         let mut want: Vec<String> = remaining.iter().map(|e| e.name().to_string()).collect();
         want.sort();
         assert_eq!(cohort, want, "{entry}: the cohort");
+
+        // The terminal UI counts over one kept entry table while rules change: with the rules
+        // added one at a time, then the washout switched off, it counts what the derivation does.
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = w.store(&dir.path().join("x.duckdb"));
+        let mut counter = CohortConnection::new(store.conn().try_clone().expect("connection"));
+        let all = Protocol::parse("p.toml", &format!("{HEADER}entry = \"{entry}\"\n\n{rules}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let release = store
+            .default_release()
+            .expect("release")
+            .expect("a release")
+            .release_id;
+        let shown = |v: &workbench::tui::worker::AttritionView| -> Vec<(String, u64, u64)> {
+            v.rows
+                .iter()
+                .map(|r| match (r.children, r.episodes) {
+                    (Count::Shown(c), Count::Shown(e)) => (r.label.clone(), c, e),
+                    other => panic!("{entry}: {} not shown with k = 1: {other:?}", r.label),
+                })
+                .collect()
+        };
+        for n in 0..=all.cohort.rules.len() {
+            let mut p = all.clone();
+            p.cohort.rules.truncate(n);
+            let view = counter.attrition(p, &release, 1).expect("attrition");
+            assert_eq!(shown(&view), derived_counts[..=n], "{entry}: {n} rules");
+        }
+        let mut no_washout = all.clone();
+        no_washout.cohort.rules.retain(|r| r.washout_days.is_none());
+        let view = counter
+            .attrition(no_washout, &release, 1)
+            .expect("attrition");
+        let mut remaining = entries(&w, entry == "every");
+        for (i, (_, keep)) in steps.iter().enumerate() {
+            if i != 6 {
+                remaining.retain(keep);
+            }
+        }
+        let children: BTreeSet<&str> = remaining.iter().map(|e| e.name()).collect();
+        let last = shown(&view).pop().expect("a last step");
+        assert_eq!(
+            (last.1, last.2),
+            (children.len() as u64, remaining.len() as u64),
+            "{entry}: washout switched off"
+        );
     }
 }

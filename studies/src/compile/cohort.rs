@@ -5,60 +5,163 @@ use super::{CHAIN_EVENT_TYPES, CovariateColumn, Params, Statement, Step};
 use crate::covariates;
 use crate::protocol::{EntryKind, FormsMatch, Protocol, Range, Rule, Timing};
 
-/// The `WITH ...` part up to the last rule, and the steps (entry, then one per rule, then the
-/// comparison groups). Each step's CTE adds `kept_<i>`: whether the row passed steps 0..=i. Rows are
-/// marked rather than dropped, so one pass over the entry episodes yields every attrition count.
-fn ctes(p: &Protocol, release_id: &str, params: &mut Params) -> (String, Vec<Step>) {
+/// What the entry rows carry beyond the episode, child and centre: the data rules read from
+/// other tables.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RuleData {
+    /// Forms and findings of the index report (`index_forms`, `index_findings`).
+    pub index_report: bool,
+    /// The episode's contexts (`contexts`).
+    pub contexts: bool,
+    /// The child's last report before entry (`last_report_before_entry`).
+    pub washout: bool,
+}
+
+impl RuleData {
+    /// What `p`'s rules read.
+    pub fn of(p: &Protocol) -> RuleData {
+        let rules = &p.cohort.rules;
+        RuleData {
+            index_report: rules.iter().any(|r| {
+                r.findings.is_some()
+                    || (r.forms.is_some() && r.forms_match != Some(FormsMatch::Primary))
+            }),
+            contexts: rules.iter().any(|r| r.contexts.is_some()),
+            washout: rules.iter().any(|r| r.washout_days.is_some()),
+        }
+    }
+
+    /// What any rule can read (the terminal UI edits rules over one entry table).
+    pub fn all() -> RuleData {
+        RuleData {
+            index_report: true,
+            contexts: true,
+            washout: true,
+        }
+    }
+}
+
+/// The CTEs `entry_candidates` and `entry` (the entry episodes with what the rules read, and
+/// `kept_0`), without the `WITH`.
+fn entry_ctes(p: &Protocol, release_id: &str, data: RuleData, params: &mut Params) -> String {
     let release = params.text(release_id);
     let from = params.date(&p.cohort.entry_from);
     let to = params.date(&p.cohort.entry_to);
-    let mut sql = format!(
-        "WITH RECURSIVE
--- every episode entering in the window; an episode that continues a transfer is not an entry
+    let (rank, first_only, which) = match p.cohort.entry {
+        EntryKind::First => (
+            "row_number() OVER (PARTITION BY e.child_pid
+                                   ORDER BY e.entry_date, e.episode_seq, e.episode_id)",
+            "\n   WHERE x.entry_rank = 1",
+            "each child's first entry episode in the window",
+        ),
+        EntryKind::Every => ("1", "", "every entry episode in the window"),
+    };
+    let first_and = if first_only.is_empty() {
+        ""
+    } else {
+        " AND x.entry_rank = 1"
+    };
+    let forms_note = if data.index_report {
+        ", its forms and its findings"
+    } else {
+        ""
+    };
+    let forms_cols = if data.index_report {
+        ",\n         list(f.form_code) AS index_forms,\n         \
+         list(f.finding) FILTER (WHERE f.finding IS NOT NULL) AS index_findings"
+    } else {
+        ""
+    };
+    let ix_cols = if data.index_report {
+        " ix.index_forms, ix.index_findings,"
+    } else {
+        ""
+    };
+    let (contexts_cte, ec_cols, ec_join) = if data.contexts {
+        (
+            format!(
+                "
+-- the contexts of each entry episode
+entry_contexts AS (
+  SELECT t.episode_id, list(t.context_code) AS contexts
+    FROM episode_context t
+   WHERE t.release_id = {release}
+     AND t.episode_id IN (SELECT x.episode_id FROM entry_candidates x WHERE TRUE{first_and})
+   GROUP BY t.episode_id
+),"
+            ),
+            " ec.contexts,",
+            "\n    LEFT JOIN entry_contexts ec ON ec.episode_id = x.episode_id",
+        )
+    } else {
+        (String::new(), "", "")
+    };
+    let (washout_cte, wo_cols, wo_join) = if data.washout {
+        (
+            format!(
+                "
+-- the child's last report before each entry (washout)
+report_before AS (
+  SELECT x.episode_id, max(r.report_date) AS last_report_before_entry
+    FROM entry_candidates x
+    JOIN report_child rc ON rc.release_id = x.release_id AND rc.child_pid = x.child_pid
+    JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
+   WHERE r.report_date < x.entry_date{first_and}
+   GROUP BY x.episode_id
+),"
+            ),
+            " wb.last_report_before_entry,",
+            "\n    LEFT JOIN report_before wb ON wb.episode_id = x.episode_id",
+        )
+    } else {
+        (String::new(), "", "")
+    };
+    format!(
+        "-- every episode entering in the window; an episode that continues a transfer is not an entry
 entry_candidates AS (
-  SELECT e.release_id, e.episode_id, e.child_pid, ch.family_pid, e.centre_id, ce.community,
-         ce.region, e.entry_date, e.episode_seq, e.melding_type, e.referral_source,
-         rs.source_group, ch.sex, e.age_at_entry_months, e.index_report_id,
-         pf.primary_form,
-         ch.date_of_18th_birthday AS d18,
-         COALESCE(ow.obs_end, dr.extract_date) AS obs_end,
-         COALESCE(ow.obs_end_reason, 'EXTRACT') AS obs_end_reason,
-         dr.extract_date
+  SELECT e.release_id, e.episode_id, e.child_pid, e.centre_id, e.entry_date, e.episode_seq,
+         e.melding_type, e.referral_source, e.age_at_entry_months, e.index_report_id,
+         {rank} AS entry_rank
     FROM episode e
-    JOIN data_release dr ON dr.release_id = e.release_id
-    JOIN centre ce ON ce.centre_id = e.centre_id
-    JOIN referral_source rs ON rs.source_code = e.referral_source
-    JOIN child ch ON ch.release_id = e.release_id AND ch.child_pid = e.child_pid
-    LEFT JOIN (SELECT report_id, child_pid, min(form_code) AS primary_form
-                 FROM report_child_form WHERE release_id = {release} AND is_primary
-                GROUP BY report_id, child_pid) pf
-           ON pf.report_id = e.index_report_id AND pf.child_pid = e.child_pid
-    LEFT JOIN observation_window ow ON ow.release_id = e.release_id AND ow.child_pid = e.child_pid
    WHERE e.release_id = {release}
      AND e.entry_date BETWEEN {from} AND {to}
      AND NOT EXISTS (SELECT 1 FROM episode t WHERE t.release_id = e.release_id
                                               AND t.transferred_to_episode_id = e.episode_id)
 ),
-"
-    );
-    match p.cohort.entry {
-        EntryKind::First => sql.push_str(
-            "-- entry: each child's first entry episode in the window
+-- the primary form of each entry's index report{forms_note}
+index_report AS (
+  SELECT x.episode_id, min(f.form_code) FILTER (WHERE f.is_primary) AS primary_form{forms_cols}
+    FROM entry_candidates x
+    JOIN report_child_form f ON f.release_id = x.release_id AND f.report_id = x.index_report_id
+                            AND f.child_pid = x.child_pid{first_and}
+   GROUP BY x.episode_id
+),{contexts_cte}{washout_cte}
+-- entry: {which}, with what the rules read, so that rules are conditions on this row
 entry AS (
-  SELECT ranked.*, TRUE AS kept_0 FROM (
-    SELECT x.*, row_number() OVER (PARTITION BY x.child_pid
-                                   ORDER BY x.entry_date, x.episode_seq, x.episode_id) AS entry_rank
-      FROM entry_candidates x) ranked
-   WHERE entry_rank = 1
-)",
-        ),
-        EntryKind::Every => sql.push_str(
-            "-- entry: every entry episode in the window
-entry AS (
-  SELECT x.*, 1 AS entry_rank, TRUE AS kept_0 FROM entry_candidates x
-)",
-        ),
-    }
+  SELECT x.*, ch.family_pid, ce.community, ce.region, rs.source_group, ch.sex,
+         ix.primary_form,{ix_cols}{ec_cols}{wo_cols}
+         ch.date_of_18th_birthday AS d18,
+         COALESCE(ow.obs_end, dr.extract_date) AS obs_end,
+         COALESCE(ow.obs_end_reason, 'EXTRACT') AS obs_end_reason,
+         dr.extract_date,
+         TRUE AS kept_0
+    FROM entry_candidates x
+    JOIN data_release dr ON dr.release_id = x.release_id
+    JOIN centre ce ON ce.centre_id = x.centre_id
+    JOIN referral_source rs ON rs.source_code = x.referral_source
+    JOIN child ch ON ch.release_id = x.release_id AND ch.child_pid = x.child_pid
+    LEFT JOIN index_report ix ON ix.episode_id = x.episode_id{ec_join}{wo_join}
+    LEFT JOIN observation_window ow ON ow.release_id = x.release_id AND ow.child_pid = x.child_pid{first_only}
+)"
+    )
+}
+
+/// The CTEs of the rules and the comparison groups over `entry` (each starting with `,`), and the
+/// steps (entry, then one per rule, then the groups). Each step's CTE adds `kept_<i>`: whether
+/// the row passed steps 0..=i. Rows are marked rather than dropped, so one pass over the entry
+/// episodes yields every attrition count.
+fn rule_ctes(p: &Protocol, params: &mut Params) -> (String, Vec<Step>) {
+    let mut sql = String::new();
     let mut steps = vec![Step {
         name: "entry".into(),
         cte: "entry".into(),
@@ -136,8 +239,6 @@ fn range(expr: &str, r: &Range, scale: i64, top_pad: i64, p: &mut Params) -> Str
 
 /// The SQL condition of a rule's one criterion over the episode row `c`.
 fn condition(r: &Rule, p: &mut Params) -> String {
-    let index_forms = "SELECT 1 FROM report_child_form f WHERE f.release_id = c.release_id \
-                       AND f.report_id = c.index_report_id AND f.child_pid = c.child_pid";
     if let Some(a) = &r.age_at_entry_years {
         return range("c.age_at_entry_months", a, 12, 11, p);
     }
@@ -173,34 +274,23 @@ fn condition(r: &Rule, p: &mut Params) -> String {
     if let Some(v) = &r.melding_type {
         return in_list("c.melding_type", v, p);
     }
+    // A list of codes as a list literal of placeholders.
+    let codes = |v: &[String], p: &mut Params| {
+        let items: Vec<String> = v.iter().map(|c| p.text(c)).collect();
+        format!("[{}]", items.join(", "))
+    };
     if let Some(v) = &r.forms {
         return match r.forms_match.unwrap_or(FormsMatch::Any) {
-            FormsMatch::Any => format!("EXISTS ({index_forms} AND f.form_code IN {})", p.list(v)),
+            FormsMatch::Any => format!("list_has_any(c.index_forms, {})", codes(v, p)),
             FormsMatch::Primary => in_list("c.primary_form", v, p),
-            FormsMatch::All => {
-                let mut distinct = v.clone();
-                distinct.sort();
-                distinct.dedup();
-                let n = distinct.len() as i64;
-                format!(
-                    "((SELECT count(DISTINCT f.form_code) FROM report_child_form f \
-                     WHERE f.release_id = c.release_id AND f.report_id = c.index_report_id \
-                     AND f.child_pid = c.child_pid AND f.form_code IN {}) = {})",
-                    p.list(&distinct),
-                    p.int(n)
-                )
-            }
+            FormsMatch::All => format!("list_has_all(c.index_forms, {})", codes(v, p)),
         };
     }
     if let Some(v) = &r.findings {
-        return format!("EXISTS ({index_forms} AND f.finding IN {})", p.list(v));
+        return format!("list_has_any(c.index_findings, {})", codes(v, p));
     }
     if let Some(v) = &r.contexts {
-        return format!(
-            "EXISTS (SELECT 1 FROM episode_context x WHERE x.release_id = c.release_id \
-             AND x.episode_id = c.episode_id AND x.context_code IN {})",
-            p.list(v)
-        );
+        return format!("list_has_any(c.contexts, {})", codes(v, p));
     }
     if let Some(b) = r.prior_episodes {
         return if b {
@@ -214,10 +304,7 @@ fn condition(r: &Rule, p: &mut Params) -> String {
     }
     if let Some(days) = r.washout_days {
         return format!(
-            "NOT EXISTS (SELECT 1 FROM report_child rc JOIN report r \
-             ON r.release_id = rc.release_id AND r.report_id = rc.report_id \
-             WHERE rc.release_id = c.release_id AND rc.child_pid = c.child_pid \
-             AND r.report_date < c.entry_date AND r.report_date >= c.entry_date - {})",
+            "(c.last_report_before_entry IS NULL OR c.last_report_before_entry < c.entry_date - {})",
             p.int(days)
         );
     }
@@ -227,23 +314,35 @@ fn condition(r: &Rule, p: &mut Params) -> String {
     "TRUE".into()
 }
 
-/// `CREATE TEMP TABLE study_entry`: every entry episode with `kept_<i>` for each step.
-pub(super) fn entry_statement(p: &Protocol, release_id: &str) -> (Statement, Vec<Step>) {
+/// `CREATE TEMP TABLE study_entry_base`: the entry episodes with what the rules read. It
+/// depends on the release, the entry window and the entry kind only, so the terminal UI keeps it
+/// while rules change.
+pub(super) fn entry_base_statement(p: &Protocol, release_id: &str, data: RuleData) -> Statement {
     let mut params = Params::default();
-    let (ctes, steps) = ctes(p, release_id, &mut params);
-    let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
-    let sql = format!("CREATE OR REPLACE TEMP TABLE study_entry AS\n{ctes}\nSELECT * FROM {last}");
-    (Statement { sql, params }, steps)
+    let ctes = entry_ctes(p, release_id, data, &mut params);
+    Statement {
+        sql: format!(
+            "CREATE OR REPLACE TEMP TABLE study_entry_base AS\nWITH\n{ctes}\nSELECT * FROM entry"
+        ),
+        params,
+    }
+}
+
+/// `WITH entry AS (... study_entry_base), <rule CTEs>` and the steps.
+fn marked(p: &Protocol, params: &mut Params) -> (String, Vec<Step>) {
+    let (rules, steps) = rule_ctes(p, params);
+    (
+        format!("WITH entry AS (SELECT * FROM study_entry_base){rules}"),
+        steps,
+    )
 }
 
 /// `CREATE TEMP TABLE study_cohort`: the entry episodes kept by every step, with covariates and
 /// comparison group.
-pub(super) fn cohort_statement(
-    p: &Protocol,
-    steps: &[Step],
-    covs: &[CovariateColumn],
-) -> Statement {
+pub(super) fn cohort_statement(p: &Protocol, covs: &[CovariateColumn]) -> (Statement, Vec<Step>) {
     let mut params = Params::default();
+    let (ctes, steps) = marked(p, &mut params);
+    let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
     let mut cols = Vec::new();
     for c in covs {
         let expr = covariates::sql(&c.name, &mut params).unwrap_or_else(|| "NULL".into());
@@ -279,40 +378,49 @@ pub(super) fn cohort_statement(
         None => "'all'".into(),
     };
     cols.push(format!("{group} AS grp"));
+    // cohort_row: the order every dataset keeps (by child, entry date, episode).
     let sql = format!(
         "CREATE OR REPLACE TEMP TABLE study_cohort AS
-SELECT * FROM (
-  SELECT c.*, {}
-    FROM study_entry c
-   WHERE c.kept_{}
-) cohort_rows
-ORDER BY child_pid, entry_date, episode_id",
+{ctes}
+SELECT c.*, {},
+       row_number() OVER (ORDER BY c.child_pid, c.entry_date, c.episode_id) AS cohort_row
+  FROM {last} c
+ WHERE c.kept_{}",
         cols.join(",\n         "),
         steps.len() - 1
     );
-    Statement { sql, params }
+    (Statement { sql, params }, steps)
 }
 
-/// Children and episodes remaining after each step, from `study_entry`.
-pub(super) fn attrition_statement(steps: &[Step]) -> Statement {
+/// Children and episodes remaining after each step, from `study_entry_base`: the rules are
+/// conditions on its rows, so every count comes from one pass. One row: `children_<i>`,
+/// `episodes_<i>` for each step i.
+pub(super) fn attrition_statement(p: &Protocol) -> Statement {
+    let mut params = Params::default();
+    let (ctes, steps) = marked(p, &mut params);
+    let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
     let counts: Vec<String> = (0..steps.len())
         .map(|i| {
             format!(
-                "SELECT {i} AS step, count(DISTINCT child_pid) AS children, count(*) AS episodes \
-                 FROM study_entry WHERE kept_{i}"
+                "count(DISTINCT child_pid) FILTER (WHERE kept_{i}) AS children_{i},\n       \
+                 count(*) FILTER (WHERE kept_{i}) AS episodes_{i}"
             )
         })
         .collect();
     Statement {
-        sql: format!("{}\nORDER BY step", counts.join("\nUNION ALL\n")),
-        params: Params::default(),
+        sql: format!(
+            "{ctes}\nSELECT {}\n  FROM {last}",
+            counts.join(",\n       ")
+        ),
+        params,
     }
 }
 
 /// Which steps kept one child (`study why`): one row per step with 0/1.
 pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Statement, Vec<Step>) {
     let mut params = Params::default();
-    let (ctes, steps) = ctes(p, release_id, &mut params);
+    let entry = entry_ctes(p, release_id, RuleData::of(p), &mut params);
+    let (rules, steps) = rule_ctes(p, &mut params);
     let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
     let pid = params.text(child);
     let rows: Vec<String> = (0..steps.len())
@@ -326,7 +434,7 @@ pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Sta
     (
         Statement {
             sql: format!(
-                "{ctes},\nchild_rows AS (SELECT * FROM {last} WHERE child_pid = {pid})\n{}\nORDER BY step",
+                "WITH\n{entry}{rules},\nchild_rows AS (SELECT * FROM {last} WHERE child_pid = {pid})\n{}\nORDER BY step",
                 rows.join("\nUNION ALL\n")
             ),
             params,
@@ -335,12 +443,13 @@ pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Sta
     )
 }
 
-/// `study_chain` (entry episode → the episodes continuing it) and `study_followup` (per entry
-/// episode: the closing of its last episode, when the child left the data, when follow-up ends
-/// administratively, death, and the first start of the compared intervention), then the cohort's
-/// slices of the large case tables (`study_events`, `study_child_events`, `study_reports`,
-/// `study_placements`, `study_assessments`), so every outcome reads a few rows per child instead
-/// of joining the whole table again.
+/// `study_chain` (entry episode → the episodes continuing it); the cohort's slices of the large
+/// case tables (`study_events`, `study_child_events`, `study_reports`, `study_placements`,
+/// `study_assessments`), so every outcome reads a few rows per child instead of joining the
+/// whole table again; and `study_followup`: the cohort with, per entry episode, the closing of
+/// its last episode, when the child left the data, when follow-up ends administratively, death,
+/// the first start of the compared intervention, and when safety was reached (by each dating
+/// rule, at home, by removal).
 pub(super) fn chain_statements(p: &Protocol, release_id: &str) -> Vec<Statement> {
     let with_release = |sql: &dyn Fn(&str) -> String| {
         let mut params = Params::default();
@@ -367,7 +476,7 @@ chain (root, episode_id, depth) AS (
     FROM chain ch JOIN transfer t ON t.episode_id = ch.episode_id
    WHERE ch.depth < 100
 )
-SELECT root, episode_id, depth FROM chain ORDER BY root, depth"
+SELECT root, episode_id, depth FROM chain"
         )
     });
     let mut params = Params::default();
@@ -383,32 +492,6 @@ SELECT root, episode_id, depth FROM chain ORDER BY root, depth"
             )
         }
         None => "CAST(NULL AS DATE)".into(),
-    };
-    let followup = Statement {
-        sql: format!(
-            "CREATE OR REPLACE TEMP TABLE study_followup AS
-WITH last_episode AS (
-  SELECT ch.root, e.closure_date, e.closure_reason, e.transferred_to_episode_id
-    FROM (SELECT root, episode_id, depth, max(depth) OVER (PARTITION BY root) AS last_depth
-            FROM study_chain) ch
-    JOIN episode e ON e.release_id = {release} AND e.episode_id = ch.episode_id
-   WHERE ch.depth = ch.last_depth
-)
-SELECT c.episode_id,
-       l.closure_date AS end_closure_date,
-       l.closure_reason AS end_closure_reason,
-       -- a transfer to a centre outside the data ends what can be observed
-       CASE WHEN l.closure_reason = 'TRANSFER_OTHER_CENTRE' THEN l.closure_date END AS left_data_date,
-       -- administrative end: extract date, moving abroad, lost to follow-up
-       CASE WHEN c.obs_end_reason IN ('EXTRACT', 'MOVED_ABROAD', 'LOST') THEN c.obs_end
-            ELSE c.extract_date END AS admin_end,
-       CASE WHEN c.obs_end_reason = 'DEATH' THEN c.obs_end END AS death_date,
-       {tx} AS tx_start
-  FROM study_cohort c
-  LEFT JOIN last_episode l ON l.root = c.episode_id
- ORDER BY c.episode_id"
-        ),
-        params,
     };
     let events = with_release(&|release| {
         format!(
@@ -480,14 +563,78 @@ SELECT a.child_pid, a.instrument_code, a.assessment_id, a.assessment_date, a.sco
    AND a.child_pid IN (SELECT child_pid FROM study_cohort)"
         )
     });
+    let followup = Statement {
+        sql: format!(
+            "CREATE OR REPLACE TEMP TABLE study_followup AS
+WITH last_episode AS (
+  SELECT ch.root, e.closure_date, e.closure_reason, e.transferred_to_episode_id
+    FROM (SELECT root, episode_id, depth, max(depth) OVER (PARTITION BY root) AS last_depth
+            FROM study_chain) ch
+    JOIN episode e ON e.release_id = {release} AND e.episode_id = ch.episode_id
+   WHERE ch.depth = ch.last_depth
+),
+-- safety reached: events of the chain on or after entry; in_placement: during a placement
+safety_events AS (
+  SELECT e.k, e.event_date, c.entry_date,
+         COALESCE(e.interval_lower, e.event_date) AS lower_date,
+         COALESCE(e.interval_lower + CAST(floor((e.event_date - e.interval_lower) / 2) AS INTEGER),
+                  e.event_date) AS midpoint_date,
+         EXISTS (SELECT 1 FROM study_placements pl WHERE pl.child_pid = e.child_pid
+                    AND pl.start_date <= e.event_date
+                    AND (pl.end_date IS NULL OR pl.end_date > e.event_date)) AS in_placement
+    FROM study_events e JOIN study_cohort c ON c.episode_id = e.k
+   WHERE e.event_type = 'SAFETY_REACHED' AND e.event_date >= c.entry_date
+),
+-- the first safety date by each dating rule (recorded, interval lower bound, midpoint), and
+-- the first at home
+safety AS (
+  SELECT k,
+         min(GREATEST(event_date, entry_date)) AS safety_recorded,
+         min(GREATEST(lower_date, entry_date)) AS safety_lower,
+         min(GREATEST(midpoint_date, entry_date)) AS safety_midpoint,
+         min(CASE WHEN NOT in_placement THEN GREATEST(event_date, entry_date) END) AS home_recorded,
+         min(CASE WHEN NOT in_placement THEN GREATEST(lower_date, entry_date) END) AS home_lower,
+         min(CASE WHEN NOT in_placement THEN GREATEST(midpoint_date, entry_date) END) AS home_midpoint
+    FROM safety_events GROUP BY k
+),
+-- safety by removal: the first placement of the chain on or after entry not followed by a
+-- safety breach within 30 days
+removal AS (
+  SELECT e.k, min(e.event_date) AS removal_safety
+    FROM study_events e JOIN study_cohort c ON c.episode_id = e.k
+   WHERE e.event_type = 'PLACEMENT_START' AND e.event_date >= c.entry_date
+     AND NOT EXISTS (SELECT 1 FROM study_child_events b
+                      WHERE b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH'
+                        AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30)
+   GROUP BY e.k
+)
+SELECT c.*,
+       l.closure_date AS end_closure_date,
+       l.closure_reason AS end_closure_reason,
+       -- a transfer to a centre outside the data ends what can be observed
+       CASE WHEN l.closure_reason = 'TRANSFER_OTHER_CENTRE' THEN l.closure_date END AS left_data_date,
+       -- administrative end: extract date, moving abroad, lost to follow-up
+       CASE WHEN c.obs_end_reason IN ('EXTRACT', 'MOVED_ABROAD', 'LOST') THEN c.obs_end
+            ELSE c.extract_date END AS admin_end,
+       CASE WHEN c.obs_end_reason = 'DEATH' THEN c.obs_end END AS death_date,
+       {tx} AS tx_start,
+       s.safety_recorded, s.safety_lower, s.safety_midpoint,
+       s.home_recorded, s.home_lower, s.home_midpoint, r.removal_safety
+  FROM study_cohort c
+  LEFT JOIN last_episode l ON l.root = c.episode_id
+  LEFT JOIN safety s ON s.k = c.episode_id
+  LEFT JOIN removal r ON r.k = c.episode_id"
+        ),
+        params,
+    };
     vec![
         chain,
-        followup,
         events,
         child_events,
         reports,
         placements,
         assessments,
+        followup,
     ]
 }
 

@@ -3,9 +3,10 @@
 //! SQL text: codes, dates and numbers are bound as `$n` parameters.
 //!
 //! The statements run in order on one connection:
-//! 1. [`Compiled::entry`] creates the temporary table `study_entry` (every entry episode, marked
-//!    `kept_<i>` by whether it passed steps 0..=i),
-//! 2. [`Compiled::attrition`] counts children and episodes after each step from it,
+//! 1. [`Compiled::entry_base`] creates the temporary table `study_entry_base`: every entry
+//!    episode with everything a rule reads, so the rules are conditions on its rows (one CTE per
+//!    rule marks `kept_<i>`: whether the row passed steps 0..=i),
+//! 2. [`Compiled::attrition`] counts children and episodes after each step in one pass over it,
 //! 3. [`Compiled::cohort`] creates `study_cohort` (the entry episodes every step kept, with their
 //!    covariates and comparison group),
 //! 4. [`Compiled::chain`] creates `study_chain` (each entry episode and the episodes that continue
@@ -98,7 +99,7 @@ pub struct CompiledOutcome {
 pub struct Compiled {
     pub release_id: String,
     pub steps: Vec<Step>,
-    pub entry: Statement,
+    pub entry_base: Statement,
     pub cohort: Statement,
     pub chain: Vec<Statement>,
     pub attrition: Statement,
@@ -142,9 +143,10 @@ pub const VALUE_COLUMNS: &[&str] = &[
 /// Compiles `protocol` for `release_id` (the protocol's own release, or the store's default).
 pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
     let covariates = covariate_columns(protocol);
-    let (entry, steps) = cohort::entry_statement(protocol, release_id);
-    let cohort = cohort::cohort_statement(protocol, &steps, &covariates);
-    let attrition = cohort::attrition_statement(&steps);
+    let entry_base =
+        cohort::entry_base_statement(protocol, release_id, cohort::RuleData::of(protocol));
+    let (cohort, steps) = cohort::cohort_statement(protocol, &covariates);
+    let attrition = cohort::attrition_statement(protocol);
     let chain = cohort::chain_statements(protocol, release_id);
     let outcomes = protocol
         .resolved_outcomes()
@@ -157,13 +159,20 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
     Compiled {
         release_id: release_id.to_string(),
         steps,
-        entry,
+        entry_base,
         cohort,
         chain,
         attrition,
         outcomes,
         covariates,
     }
+}
+
+/// `study_entry_base` with everything any rule reads, whatever `protocol`'s rules are: the
+/// terminal UI builds it once per release, entry window and entry kind, and then counts the
+/// attrition of edited rules ([`Compiled::attrition`]) over it.
+pub fn entry_base_for_editing(protocol: &Protocol, release_id: &str) -> Statement {
+    cohort::entry_base_statement(protocol, release_id, cohort::RuleData::all())
 }
 
 /// The statement telling which step admitted or excluded one child (`study why`).
@@ -213,11 +222,11 @@ impl Compiled {
             out.push_str(";\n\n");
         };
         push(
-            "1. the entry episodes, one CTE per rule marking what it keeps",
-            &self.entry,
+            "1. the entry episodes with what the rules read",
+            &self.entry_base,
         );
         push(
-            "2. attrition: children and episodes remaining after each step",
+            "2. attrition: one CTE per rule marking what it keeps; what remains after each step",
             &self.attrition,
         );
         push("3. the cohort: what every step kept", &self.cohort);
@@ -302,7 +311,8 @@ intervention = "FAMILY_SUPPORT"
         let c = compile(&p, "R1");
         assert_eq!(c.outcomes.len(), crate::outcomes::IDS.len());
         assert_eq!(c.steps.len(), 5);
-        placeholders_match(&c.entry);
+        placeholders_match(&c.entry_base);
+        placeholders_match(&entry_base_for_editing(&p, "R1"));
         placeholders_match(&c.cohort);
         placeholders_match(&c.attrition);
         for s in &c.chain {

@@ -11,7 +11,7 @@
 //! (rates). Time-to-event ties: an event beats censoring on the same day, and causes rank in
 //! the outcome's order.
 
-use super::{CovariateColumn, Params, Statement};
+use super::{CovariateColumn, KEY_COLUMNS, Params, Statement, VALUE_COLUMNS};
 use crate::outcomes::Outcome;
 use crate::protocol::{Age18, Origin, Protocol, SafetyDate, Timing};
 
@@ -25,42 +25,25 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The date safety was reached (any route) for the row `o`, by the outcome's safety-date rule.
-    fn safety_any(&mut self) -> String {
+    /// The date safety was reached (any route) for the row `row`, by the outcome's safety-date
+    /// rule.
+    fn safety_any(&self, row: &str) -> String {
         format!(
-            "LEAST(COALESCE({}, {NEVER}), COALESCE({}, {NEVER}))",
-            self.safety_reached(false),
-            self.placement_safety()
+            "LEAST(COALESCE({}, {NEVER}), COALESCE({row}.removal_safety, {NEVER}))",
+            self.safety_reached(row, false),
         )
     }
 
-    /// First `SAFETY_REACHED` in the chain on or after entry; `at_home`: not during a placement.
-    fn safety_reached(&self, at_home: bool) -> String {
-        let date = match self.o.safety_date {
-            SafetyDate::Recorded => "e.event_date".to_string(),
-            SafetyDate::Lower => "COALESCE(e.interval_lower, e.event_date)".to_string(),
-            SafetyDate::Midpoint => "COALESCE(e.interval_lower + CAST(floor((e.event_date - e.interval_lower) / 2) AS INTEGER), e.event_date)".to_string(),
+    /// First `SAFETY_REACHED` in the chain on or after entry by the outcome's safety-date rule
+    /// (a column of `study_followup`); `at_home`: not during a placement.
+    fn safety_reached(&self, row: &str, at_home: bool) -> String {
+        let rule = match self.o.safety_date {
+            SafetyDate::Recorded => "recorded",
+            SafetyDate::Lower => "lower",
+            SafetyDate::Midpoint => "midpoint",
         };
-        let home = if at_home {
-            " AND NOT EXISTS (SELECT 1 FROM study_placements pl WHERE pl.child_pid = e.child_pid \
-             AND pl.start_date <= e.event_date AND (pl.end_date IS NULL OR pl.end_date > e.event_date))"
-        } else {
-            ""
-        };
-        format!(
-            "(SELECT min(GREATEST({date}, o.entry_date)) FROM study_events e WHERE e.k = o.episode_id \
-             AND e.event_type = 'SAFETY_REACHED' AND e.event_date >= o.entry_date{home})"
-        )
-    }
-
-    /// First placement start in the chain with no safety breach within 30 days (safety by removal).
-    fn placement_safety(&self) -> String {
-        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
-         AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.entry_date \
-         AND NOT EXISTS (SELECT 1 FROM study_child_events b \
-         WHERE b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH' \
-         AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30))"
-            .to_string()
+        let place = if at_home { "home" } else { "safety" };
+        format!("{row}.{place}_{rule}")
     }
 
     fn placement_start(&self) -> String {
@@ -121,12 +104,24 @@ pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> 
         params: Params::default(),
     };
     let cov_cols: String = covs.iter().map(|c| format!(", o.{}", c.column)).collect();
-    let sql = match o.id.as_str() {
+    let rows = match o.id.as_str() {
         "P2.3" => recurrent(&mut cx, &cov_cols),
         "P2.5" => placement_stability(&mut cx, &cov_cols),
         "P3.1" | "P3.2" | "P3.4" => scores(&mut cx, &cov_cols),
         _ => time_to_event(&mut cx, &cov_cols),
     };
+    // The dataset's columns in their fixed order; rows in cohort order (an integer sort), then
+    // by interval.
+    let columns: Vec<&str> = KEY_COLUMNS
+        .iter()
+        .copied()
+        .chain(covs.iter().map(|c| c.column.as_str()))
+        .chain(VALUE_COLUMNS.iter().copied())
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM (\n{rows}\n) dataset\nORDER BY cohort_row, t_start",
+        columns.join(", ")
+    );
     Statement {
         sql,
         params: cx.params,
@@ -135,24 +130,17 @@ pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> 
 
 /// The `f` CTE: cohort rows with how their follow-up can end.
 fn base() -> &'static str {
-    "f AS (
-  SELECT c.*, s.end_closure_date, s.end_closure_reason, s.left_data_date, s.admin_end,
-         s.death_date, s.tx_start
-    FROM study_cohort c JOIN study_followup s ON s.episode_id = c.episode_id
-)"
+    "f AS (SELECT * FROM study_followup)"
 }
 
 /// The time origin and eligibility of a time-to-event or recurrent outcome, as the `o` CTE.
 fn origin(cx: &mut Ctx) -> String {
     let id = cx.o.id.as_str();
     let (t0, filter) = match id {
-        "P2.1" | "P2.3" if cx.o.origin == Origin::Safety => {
-            let mut s = cx.safety_any();
-            for col in ["release_id", "child_pid", "entry_date", "episode_id"] {
-                s = s.replace(&format!("o.{col}"), &format!("f.{col}"));
-            }
-            (format!("NULLIF({s}, {NEVER})"), "t0 IS NOT NULL".to_string())
-        }
+        "P2.1" | "P2.3" if cx.o.origin == Origin::Safety => (
+            format!("NULLIF({}, {NEVER})", cx.safety_any("f")),
+            "t0 IS NOT NULL".to_string(),
+        ),
         "P2.2" => (
             "COALESCE((SELECT r.report_date FROM report r WHERE r.release_id = f.release_id \
              AND r.report_id = f.index_report_id), f.entry_date)"
@@ -234,8 +222,8 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
     o.causes
         .iter()
         .map(|cause| match (o.id.as_str(), cause.as_str()) {
-            (_, "SAFETY") => cx.safety_any(),
-            (_, "SAFETY_AT_HOME") => cx.safety_reached(true),
+            (_, "SAFETY") => cx.safety_any("o"),
+            (_, "SAFETY_AT_HOME") => cx.safety_reached("o", true),
             (_, "PLACEMENT") => cx.placement_start(),
             (_, "CLOSED_WITHOUT_SAFETY") => cx.closed_without_safety(),
             (_, "DEATH") => "o.death_date".into(),
@@ -322,7 +310,7 @@ fn time_to_event(cx: &mut Ctx, cov_cols: &str) -> String {
         .collect();
     let window = complete_window(cx);
     let key = format!(
-        "r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
+        "r.cohort_row, r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
         cov_cols.replace("o.", "r.")
     );
     let rows = if time_varying(cx.p) {
@@ -362,10 +350,7 @@ res AS (
   SELECT ends.*, CASE {status} ELSE 0 END AS status
     FROM ends WHERE t_end >= t0
 )
-SELECT * FROM (
-{rows}
-) dataset
-ORDER BY child_pid, episode_id, t_start",
+{rows}",
         base = base(),
         cand = cand.join(",\n         "),
         least = least.join(", "),
@@ -386,7 +371,7 @@ fn recurrent(cx: &mut Ctx, cov_cols: &str) -> String {
         ""
     };
     let key = format!(
-        "r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
+        "r.cohort_row, r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
         cov_cols.replace("o.", "r.")
     );
     format!(
@@ -401,30 +386,28 @@ reports AS (
    WHERE r.report_id <> COALESCE(o.index_report_id, '')
      AND r.report_date > o.t0 + {dedup} AND r.report_date <= o.t_end{subst}
 ),
-counted (k, d) AS (
-  SELECT k, min(d) FROM reports GROUP BY k
+-- each counted re-report with the one counted before it (prev)
+counted (k, d, prev) AS (
+  SELECT k, min(d), CAST(NULL AS DATE) FROM reports GROUP BY k
   UNION ALL
-  SELECT c.k, (SELECT min(r.d) FROM reports r WHERE r.k = c.k AND r.d > c.d + {dedup2})
+  SELECT c.k, (SELECT min(r.d) FROM reports r WHERE r.k = c.k AND r.d > c.d + {dedup2}), c.d
     FROM counted c
    WHERE EXISTS (SELECT 1 FROM reports r WHERE r.k = c.k AND r.d > c.d + {dedup2})
 ),
-marks AS (
-  SELECT o.*, c.d AS mark, 1 AS status FROM ends o JOIN counted c ON c.k = o.episode_id
-  UNION ALL
-  SELECT o.*, o.t_end AS mark, 0 AS status FROM ends o
-   WHERE o.t_end > COALESCE((SELECT max(c.d) FROM counted c WHERE c.k = o.episode_id), o.t0)
-),
+last_counted AS (SELECT k, max(d) AS d FROM counted GROUP BY k),
+-- intervals: (previous counted re-report or origin, re-report], then (last, end of follow-up]
 gaps AS (
-  SELECT m.*, LAG(m.mark) OVER (PARTITION BY m.episode_id ORDER BY m.mark, m.status DESC) AS prev
-    FROM marks m
+  SELECT o.*, c.d AS mark, c.prev AS prev, 1 AS status
+    FROM ends o JOIN counted c ON c.k = o.episode_id
+  UNION ALL
+  SELECT o.*, o.t_end AS mark, l.d AS prev, 0 AS status
+    FROM ends o LEFT JOIN last_counted l ON l.k = o.episode_id
+   WHERE o.t_end > COALESCE(l.d, o.t0)
 )
-SELECT * FROM (
 SELECT {key}, CAST(COALESCE(r.prev, r.t0) - r.t0 AS DOUBLE) AS t_start,
        CAST(r.mark - r.t0 AS DOUBLE) AS t_stop, r.status, {treated} AS treated,
        CAST(NULL AS BOOLEAN) AS complete_window, {TAIL_NULLS}
-  FROM gaps r WHERE r.t_end >= r.t0
-) dataset
-ORDER BY child_pid, episode_id, t_start",
+  FROM gaps r WHERE r.t_end >= r.t0",
         base = base(),
         treated = treated_fixed(cx.p),
     )
@@ -434,7 +417,9 @@ ORDER BY child_pid, episode_id, t_start",
 /// runaways excluded; days after 18 not counted; the initial removal is not a move).
 fn placement_stability(cx: &mut Ctx, cov_cols: &str) -> String {
     let _ = &cx.params;
-    let key = format!("o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}");
+    let key = format!(
+        "o.cohort_row, o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}"
+    );
     format!(
         "WITH {base},
 o AS (SELECT f.*, f.entry_date AS t0 FROM f),
@@ -460,8 +445,7 @@ SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
        CAST(NULL AS INTEGER) AS improved, CAST(NULL AS INTEGER) AS recovered,
        CAST(NULL AS INTEGER) AS sustained, CAST(pc.moves AS INTEGER) AS events, CAST(pc.days AS DOUBLE) AS exposure_days
   FROM o JOIN per_child pc ON pc.k = o.episode_id
- WHERE pc.days > 0
- ORDER BY o.child_pid, o.episode_id",
+ WHERE pc.days > 0",
         base = base(),
         treated = treated_fixed(cx.p).replace("r.", "o."),
     )
@@ -504,7 +488,7 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
         ", CAST(NULL AS INTEGER) AS sustained".into()
     };
     let key = format!(
-        "s.episode_id, s.child_pid, s.family_pid, s.centre_id, s.grp{}",
+        "s.cohort_row, s.episode_id, s.child_pid, s.family_pid, s.centre_id, s.grp{}",
         cov_cols.replace("o.", "s.")
     );
     format!(
@@ -529,8 +513,7 @@ SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
        CASE WHEN s.followup IS NULL THEN NULL WHEN s.followup {better} {cut} THEN 1 ELSE 0 END AS recovered{p34},
        CAST(NULL AS INTEGER) AS events, CAST(NULL AS DOUBLE) AS exposure_days
   FROM s
- WHERE {eligible}
- ORDER BY s.child_pid, s.episode_id",
+ WHERE {eligible}",
         base = base(),
         treated = treated_fixed(cx.p).replace("r.", "s."),
     )

@@ -26,7 +26,7 @@ use studies::Protocol;
 use crate::config::Config;
 
 pub use data::OutcomeData;
-pub use run::{AttritionCount, PreparedStudy, StudyRun, run_study};
+pub use run::{AttritionCount, PreparedStudy, StudyRun, execute, run_study};
 
 /// Reads one outcome's analysis dataset (after [`PreparedStudy::build_cohort`]).
 pub fn fetch_dataset(

@@ -70,15 +70,10 @@ impl PreparedStudy {
         })
     }
 
-    /// Builds `study_entry` on `conn`: the entry episodes marked by the steps that keep them.
-    pub fn build_entry(&self, conn: &Connection) -> anyhow::Result<()> {
-        execute(conn, &self.compiled.entry).context("applying the cohort rules")
-    }
-
-    /// Builds `study_entry`, `study_cohort`, `study_chain`, `study_followup` and the cohort's
+    /// Builds `study_entry_base`, `study_cohort`, `study_chain`, `study_followup` and the cohort's
     /// slices of the case tables on `conn`.
     pub fn build_cohort(&self, conn: &Connection) -> anyhow::Result<()> {
-        self.build_entry(conn)?;
+        execute(conn, &self.compiled.entry_base).context("finding the entry episodes")?;
         execute(conn, &self.compiled.cohort).context("building the cohort")?;
         for s in &self.compiled.chain {
             execute(conn, s).context("following the cohort across transfers")?;
@@ -86,22 +81,19 @@ impl PreparedStudy {
         Ok(())
     }
 
-    /// Children and episodes after each step (ungated), from `study_entry` (see
-    /// [`PreparedStudy::build_entry`]).
+    /// Children and episodes after each step (ungated), from `study_entry_base` (see
+    /// [`PreparedStudy::build_cohort`]).
     pub fn attrition(&self, conn: &Connection) -> anyhow::Result<Vec<AttritionCount>> {
         let s = &self.compiled.attrition;
         let mut stmt = conn.prepare(&s.sql)?;
         let mut rows = stmt.query(duckdb::params_from_iter(bind(&s.params)))?;
+        let row = rows
+            .next()?
+            .context("the attrition count returned no row")?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let step: i64 = row.get(0)?;
-            let children: i64 = row.get(1)?;
-            let episodes: i64 = row.get(2)?;
-            let st = self
-                .compiled
-                .steps
-                .get(step as usize)
-                .context("attrition step out of range")?;
+        for (i, st) in self.compiled.steps.iter().enumerate() {
+            let children: i64 = row.get(2 * i)?;
+            let episodes: i64 = row.get(2 * i + 1)?;
             out.push(AttritionCount {
                 rule: st.name.clone(),
                 exclude: st.exclude,
@@ -113,7 +105,8 @@ impl PreparedStudy {
     }
 }
 
-fn execute(conn: &Connection, s: &Statement) -> anyhow::Result<()> {
+/// Runs one compiled statement with its bound values.
+pub fn execute(conn: &Connection, s: &Statement) -> anyhow::Result<()> {
     conn.execute(&s.sql, duckdb::params_from_iter(bind(&s.params)))?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Worker threads: every query and model runs off the UI thread, one thread per job, each on its
-//! own DuckDB connection (`try_clone` of the store's). A job reports progress through a hidden
+//! own DuckDB connection (`try_clone` of the store's), except attrition counts: they share one
+//! [`CohortConnection`] that keeps the entry episodes between counts, so a rule switched off or
+//! edited costs a pass over them, not a rebuild. A job reports progress through a hidden
 //! `indicatif` bar the event loop polls, and answers once through a channel. Cancelling a job
 //! interrupts its connection (`InterruptHandle::interrupt`) and drops whatever it still sends;
 //! a model already in Rust code runs to its end and its result is thrown away.
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -25,7 +27,7 @@ use studies::bundle::Bundle;
 use super::dashboard_data::{self, DashboardData};
 use crate::disclosure::{AttritionStep, AttritionTable, Audit, Gate, GatedCount, GatedOutput};
 use crate::store::Store;
-use crate::study::{AttritionCount, PreparedStudy, run_study};
+use crate::study::{AttritionCount, PreparedStudy, execute, run_study};
 
 /// One line of the gated attrition waterfall.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +103,9 @@ pub struct Workers {
     k_screen: u64,
     tx: Sender<Reply>,
     running: BTreeMap<u64, Running>,
+    /// Where attrition counts run, one at a time.
+    cohort: Arc<Mutex<CohortConnection>>,
+    cohort_interrupt: Arc<InterruptHandle>,
     /// Content hashes of releases, computed once (a study run stamps its bundle with it).
     hashes: Arc<Mutex<BTreeMap<String, String>>>,
 }
@@ -108,12 +113,16 @@ pub struct Workers {
 impl Workers {
     pub fn new(store: Store, k_screen: u64, tx: Sender<Reply>) -> anyhow::Result<Workers> {
         let default_release = store.default_release()?.map(|r| r.release_id);
+        let conn = store.conn().try_clone()?;
+        let cohort_interrupt = conn.interrupt_handle();
         Ok(Workers {
             store,
             default_release,
             k_screen,
             tx,
             running: BTreeMap::new(),
+            cohort: Arc::new(Mutex::new(CohortConnection::new(conn))),
+            cohort_interrupt,
             hashes: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
@@ -144,12 +153,26 @@ impl Workers {
                 return;
             }
         };
+        let interrupt = conn.interrupt_handle();
+        self.launch(job, interrupt, progress, move || work(&conn));
+    }
+
+    /// Runs `work` on a new thread; cancelling the job interrupts `interrupt`'s connection.
+    fn launch<F>(
+        &mut self,
+        job: u64,
+        interrupt: Arc<InterruptHandle>,
+        progress: Option<ProgressBar>,
+        work: F,
+    ) where
+        F: FnOnce() -> Reply + Send + 'static,
+    {
         let cancelled = Arc::new(AtomicBool::new(false));
         self.running.insert(
             job,
             Running {
                 cancelled: cancelled.clone(),
-                interrupt: conn.interrupt_handle(),
+                interrupt,
                 progress,
             },
         );
@@ -157,11 +180,12 @@ impl Workers {
         let spawned = std::thread::Builder::new()
             .name(format!("tui-job-{job}"))
             .spawn(move || {
-                let reply = std::panic::catch_unwind(AssertUnwindSafe(|| work(&conn)))
-                    .unwrap_or_else(|_| Reply::Study {
+                let reply = std::panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+                    Reply::Study {
                         job,
                         result: Err("the computation failed unexpectedly".into()),
-                    });
+                    }
+                });
                 if !cancelled.load(Ordering::SeqCst) {
                     let _ = tx.send(reply);
                 }
@@ -178,10 +202,15 @@ impl Workers {
     pub fn attrition(&mut self, job: u64, protocol: Protocol) {
         let release = self.release_of(&protocol);
         let k = self.k_screen;
-        self.spawn(job, None, move |conn| Reply::Attrition {
+        let cohort = self.cohort.clone();
+        let interrupt = self.cohort_interrupt.clone();
+        self.launch(job, interrupt, None, move || Reply::Attrition {
             job,
             result: release
-                .and_then(|r| attrition(conn, protocol, &r, k))
+                .and_then(|r| {
+                    let mut c = cohort.lock().unwrap_or_else(PoisonError::into_inner);
+                    c.attrition(protocol, &r, k)
+                })
                 .map_err(|e| format!("{e:#}")),
         });
     }
@@ -291,17 +320,43 @@ pub(super) fn prepare(
     })
 }
 
-/// The attrition of `protocol` on `release`, gated with threshold `k`.
-pub fn attrition(
-    conn: &Connection,
-    protocol: Protocol,
-    release: &str,
-    k: u64,
-) -> anyhow::Result<AttritionView> {
-    let t0 = Instant::now();
-    let prepared = prepare(protocol, release, String::new())?;
-    prepared.build_entry(conn)?;
-    let raw = prepared.attrition(conn)?;
+/// A connection that keeps `study_entry_base` (the entry episodes with everything any rule
+/// reads) between attrition counts. It is rebuilt only when the release, the entry window or the
+/// entry kind changes; switching, adding or editing a rule re-evaluates the rules over it.
+pub struct CohortConnection {
+    conn: Connection,
+    /// The statement (SQL and bound values) the current `study_entry_base` was built from.
+    base: Option<String>,
+}
+
+impl CohortConnection {
+    pub fn new(conn: Connection) -> CohortConnection {
+        CohortConnection { conn, base: None }
+    }
+
+    /// The attrition of `protocol` on `release`, gated with threshold `k`.
+    pub fn attrition(
+        &mut self,
+        protocol: Protocol,
+        release: &str,
+        k: u64,
+    ) -> anyhow::Result<AttritionView> {
+        let t0 = Instant::now();
+        let prepared = prepare(protocol, release, String::new())?;
+        let base = studies::compile::entry_base_for_editing(&prepared.protocol, release);
+        let key = format!("{}\n{:?}", base.sql, base.params);
+        if self.base.as_ref() != Some(&key) {
+            self.base = None;
+            execute(&self.conn, &base).context("finding the entry episodes")?;
+            self.base = Some(key);
+        }
+        let raw = prepared.attrition(&self.conn)?;
+        gate_attrition(&raw, k, t0)
+    }
+}
+
+/// The attrition waterfall through the disclosure gate; `t0`: when the count started.
+fn gate_attrition(raw: &[AttritionCount], k: u64, t0: Instant) -> anyhow::Result<AttritionView> {
     let table = |title: &str, f: &dyn Fn(&AttritionCount) -> u64| AttritionTable {
         title: title.to_string(),
         steps: raw
