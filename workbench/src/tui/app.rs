@@ -1148,15 +1148,20 @@ impl App {
     }
 }
 
-/// Parses `name = "…", exclude = …, criterion = …` (the inside of an inline table) as a rule.
+/// Parses `name = "…", exclude = …, criterion = …` (the inside of an inline table) as a rule;
+/// without a name, the rule is named by its criterion as typed.
 pub fn parse_rule(text: &str) -> Result<Rule, String> {
     #[derive(Deserialize)]
     struct Wrap {
-        r: Rule,
+        r: toml::Table,
     }
-    toml::from_str::<Wrap>(&format!("r = {{ {text} }}"))
+    let mut table = toml::from_str::<Wrap>(&format!("r = {{ {text} }}"))
         .map(|w| w.r)
-        .map_err(|e| first_problem(&e.to_string()))
+        .map_err(|e| first_problem(&e.to_string()))?;
+    if !table.contains_key("name") {
+        table.insert("name".into(), toml::Value::String(text.trim().to_string()));
+    }
+    Rule::deserialize(table).map_err(|e| first_problem(&e.to_string()))
 }
 
 /// A rule's criterion as the inside of an inline TOML table, for editing.
@@ -1420,7 +1425,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Edit if app.screen == Screen::Models => app.run_model(),
         Action::Nudge(d) if app.screen == Screen::Cohort => app.nudge(d),
         Action::AddRule if app.screen == Screen::Cohort => {
-            app.open_prompt(PromptKind::AddRule, "name = \"\", ".into());
+            app.open_prompt(PromptKind::AddRule, String::new());
             Vec::new()
         }
         Action::DeleteRule if app.screen == Screen::Cohort && app.rule_sel > 0 => {

@@ -274,9 +274,9 @@ fn words(w: W) -> (&'static str, &'static str, &'static str) {
         ),
         W::EditPrompt => ("Edit: ", "Wijzigen: ", "Modifier : "),
         W::AddPrompt => (
-            "New rule (name = \"…\", criterion = …): ",
-            "Nieuwe regel (name = \"…\", criterium = …): ",
-            "Nouvelle règle (name = \"…\", critère = …) : ",
+            "New rule (criterion = …, name = \"…\" optional): ",
+            "Nieuwe regel (criterium = …, name = \"…\" optioneel): ",
+            "Nouvelle règle (critère = …, name = \"…\" facultatif) : ",
         ),
         W::ExportPrompt => (
             "Export results bundle to folder: ",

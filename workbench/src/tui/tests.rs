@@ -424,6 +424,20 @@ fn adding_deleting_and_starting_from_the_entry_event() {
     assert_eq!(app.rules.len(), n + 1);
     assert_eq!(app.rule_sel, n + 1);
     assert!(!e.is_empty());
+    // without a name, the rule is named by its criterion
+    update(&mut app, Action::AddRule);
+    let Overlay::Prompt(p) = &app.overlay else {
+        panic!("no prompt")
+    };
+    assert_eq!(p.text, "");
+    app.overlay = Overlay::Prompt(Prompt {
+        kind: PromptKind::AddRule,
+        text: "forms = [\"NEGL\", \"PHYS\"]".into(),
+    });
+    update(&mut app, Action::Submit);
+    assert_eq!(app.rules.len(), n + 2);
+    assert_eq!(app.rules[n + 1].rule.name, "forms = [\"NEGL\", \"PHYS\"]");
+    update(&mut app, Action::DeleteRule);
     update(&mut app, Action::DeleteRule);
     assert_eq!(app.rules.len(), n);
     update(&mut app, Action::NewFromEntry);
