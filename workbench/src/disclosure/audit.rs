@@ -209,6 +209,8 @@ pub struct Audit {
     gate: Gate,
     values: Vec<u64>,
     parent: Vec<usize>,
+    /// Quantities to hide first when a complementary cell must go (see [`Audit::expendable`]).
+    expendable: Vec<bool>,
     constraints: Vec<Constraint>,
     tables: Vec<Layout>,
 }
@@ -219,6 +221,7 @@ impl Audit {
             gate,
             values: Vec::new(),
             parent: Vec::new(),
+            expendable: Vec::new(),
             constraints: Vec::new(),
             tables: Vec::new(),
         }
@@ -227,7 +230,25 @@ impl Audit {
     fn node(&mut self, v: u64) -> usize {
         self.values.push(v);
         self.parent.push(self.values.len() - 1);
+        self.expendable.push(false);
         self.values.len() - 1
+    }
+
+    /// Marks a column of a registered table (its total included) as the first choice when a
+    /// complementary cell must be hidden, e.g. the censored children beside the events of a
+    /// status table, so that a headline count survives a small one next to it. Which cells go is
+    /// a preference only: what is published is checked the same way whatever is chosen.
+    pub fn expendable(&mut self, t: TableRef, column: usize) -> Result<(), AuditError> {
+        let ids: Vec<usize> = match self.tables.get(t.0) {
+            Some(Layout::Table { ids, source }) if column < source.columns.len() => {
+                ids.iter().map(|row| row[column]).collect()
+            }
+            _ => return Err(AuditError::NoSuchEntry(format!("column {column}"))),
+        };
+        for i in ids {
+            self.expendable[i] = true;
+        }
+        Ok(())
     }
 
     /// Registers a two-way table; its row, column and grand totals are computed and published.
@@ -422,7 +443,11 @@ impl Audit {
                 parts: c.parts.iter().map(|&p| class[p]).collect(),
             })
             .collect();
-        let mut engine = Engine::new(self.gate.k, self.values.clone(), constraints);
+        let mut expendable = vec![false; n];
+        for i in 0..n {
+            expendable[class[i]] |= self.expendable[i];
+        }
+        let mut engine = Engine::new(self.gate.k, self.values.clone(), expendable, constraints);
         engine.suppress();
         let state = |i: usize| engine.state[class[i]];
         let gated = |i: usize| match state(i) {
@@ -491,6 +516,8 @@ impl Audit {
 struct Engine {
     k: u64,
     values: Vec<u64>,
+    /// Hidden first when a complementary cell must go.
+    expendable: Vec<bool>,
     constraints: Vec<Constraint>,
     state: Vec<State>,
     /// Constraints each node takes part in.
@@ -498,7 +525,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(k: u64, values: Vec<u64>, constraints: Vec<Constraint>) -> Self {
+    fn new(k: u64, values: Vec<u64>, expendable: Vec<bool>, constraints: Vec<Constraint>) -> Self {
         let mut touching = vec![Vec::new(); values.len()];
         for (ci, c) in constraints.iter().enumerate() {
             for &m in std::iter::once(&c.whole).chain(&c.parts) {
@@ -520,6 +547,7 @@ impl Engine {
         Engine {
             k,
             values,
+            expendable,
             constraints,
             state,
             touching,
@@ -600,14 +628,23 @@ impl Engine {
         changed
     }
 
-    /// Hides the preferred published member of a constraint: a part before the whole, non-zero
-    /// before zero, smallest first, lowest id on ties. False if every member is hidden.
+    /// Hides the preferred published member of a constraint: a part before the whole, an
+    /// expendable one first, non-zero before zero, smallest first, lowest id on ties. False if
+    /// every member is hidden.
     fn hide_in(&mut self, ci: usize) -> bool {
         let c = &self.constraints[ci];
         let pick = std::iter::once(c.whole)
             .chain(c.parts.iter().copied())
             .filter(|&m| self.shown(m))
-            .min_by_key(|&m| (m == c.whole, self.values[m] == 0, self.values[m], m));
+            .min_by_key(|&m| {
+                (
+                    m == c.whole,
+                    !self.expendable[m],
+                    self.values[m] == 0,
+                    self.values[m],
+                    m,
+                )
+            });
         match pick {
             Some(m) => {
                 self.state[m] = State::Hidden;
@@ -618,7 +655,7 @@ impl Engine {
     }
 
     /// Hides a published node nearest to `j` (breadth first over constraints through hidden
-    /// nodes), preferring non-zero and small. False if none is reachable.
+    /// nodes), preferring expendable, non-zero and small. False if none is reachable.
     fn hide_near(&mut self, j: usize) -> bool {
         let mut seen_node = vec![false; self.values.len()];
         let mut seen_con = vec![false; self.constraints.len()];
@@ -626,7 +663,7 @@ impl Engine {
         seen_node[j] = true;
         while !frontier.is_empty() {
             let mut next = VecDeque::new();
-            let mut best: Option<(bool, u64, bool, usize)> = None;
+            let mut best: Option<(bool, bool, u64, bool, usize)> = None;
             for &u in &frontier {
                 for &ci in &self.touching[u] {
                     if seen_con[ci] {
@@ -636,7 +673,13 @@ impl Engine {
                     let c = &self.constraints[ci];
                     for m in std::iter::once(c.whole).chain(c.parts.iter().copied()) {
                         if self.shown(m) {
-                            let key = (self.values[m] == 0, self.values[m], m == c.whole, m);
+                            let key = (
+                                !self.expendable[m],
+                                self.values[m] == 0,
+                                self.values[m],
+                                m == c.whole,
+                                m,
+                            );
                             if best.is_none_or(|b| key < b) {
                                 best = Some(key);
                             }
@@ -647,7 +690,7 @@ impl Engine {
                     }
                 }
             }
-            if let Some((_, _, _, m)) = best {
+            if let Some((_, _, _, _, m)) = best {
                 self.state[m] = State::Hidden;
                 return true;
             }
@@ -1203,6 +1246,8 @@ pub(crate) mod tests {
         pub attritions: Vec<AttritionTable>,
         /// Declared equal entries: (output index, entry) pairs; outputs are tables then attritions.
         pub same: Vec<((usize, Entry), (usize, Entry))>,
+        /// Expendable columns: (table index, column).
+        pub expendable: Vec<(usize, usize)>,
     }
 
     impl Spec {
@@ -1217,6 +1262,9 @@ pub(crate) mod tests {
             }
             for &((ta, ea), (tb, eb)) in &self.same {
                 a.same(refs[ta].entry(ea), refs[tb].entry(eb)).unwrap();
+            }
+            for &(t, c) in &self.expendable {
+                a.expendable(refs[t], c).unwrap();
             }
             a.run()
         }
@@ -1496,6 +1544,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_expendable_column_goes_before_the_headline_counts() {
+        // Groups × (re-report, death, censored), group sizes published elsewhere: the small
+        // death count needs a partner in its row; the censored count goes, not the re-reports.
+        let status = table(
+            "status",
+            vec![vec![200, 3, 800], vec![150, 40, 700], vec![90, 2, 400]],
+        );
+        let sizes = table("sizes", vec![vec![1003], vec![890], vec![492]]);
+        let same = (0..3)
+            .map(|r| {
+                (
+                    (0, Entry::RowTotal(r)),
+                    (1, Entry::Cell { row: r, column: 0 }),
+                )
+            })
+            .collect();
+        let plain = Spec {
+            tables: vec![status.clone(), sizes.clone()],
+            same,
+            ..Spec::default()
+        };
+        let out = assert_safe(&plain, 5);
+        let GatedOutput::Table(g) = &out.outputs[0] else {
+            panic!()
+        };
+        assert!(
+            g.cells[0][0].value().is_none(),
+            "without a preference: {g:?}"
+        );
+        let preferring = Spec {
+            expendable: vec![(0, 2)],
+            ..plain
+        };
+        let out = assert_safe(&preferring, 5);
+        let GatedOutput::Table(g) = &out.outputs[0] else {
+            panic!()
+        };
+        for r in 0..3 {
+            assert_eq!(
+                g.cells[r][0],
+                GatedCount::Shown(status.cells[r][0]),
+                "{g:?}"
+            );
+        }
+        assert_eq!(g.cells[0][1], GatedCount::BelowK);
+        assert!(g.cells[0][2].value().is_none());
+    }
+
+    #[test]
     fn two_small_cells_do_not_pin_each_other_through_their_markers() {
         // 4 + 4 = 8 with both marked <5 would give both away: a third entry must be an x.
         let spec = Spec {
@@ -1530,6 +1627,7 @@ pub(crate) mod tests {
         let by_community = table("children by community", vec![vec![43], vec![65]]);
         let by_sex = table("community x sex", vec![vec![3, 40], vec![30, 35]]);
         let spec = Spec {
+            expendable: Vec::new(),
             tables: vec![by_community, by_sex],
             attritions: vec![],
             same: vec![
@@ -1562,6 +1660,7 @@ pub(crate) mod tests {
         let cohort = table("cohort by community", vec![vec![50], vec![40]]);
         let after_first = table("after rule 1 by sex", vec![vec![60, 57]]);
         let spec = Spec {
+            expendable: Vec::new(),
             tables: vec![cohort, after_first],
             attritions: vec![chain],
             same: vec![
@@ -1616,6 +1715,7 @@ pub(crate) mod tests {
     #[test]
     fn audited_bundle_round_trips_through_json() {
         let spec = Spec {
+            expendable: Vec::new(),
             tables: vec![table("t", vec![vec![3, 20], vec![15, 40]])],
             attritions: vec![attrition("a", &[80, 78])],
             same: vec![((0, Entry::Total), (1, Entry::Remaining(1)))],

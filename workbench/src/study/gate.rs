@@ -97,6 +97,11 @@ pub fn apply(
         };
         let rows_are_children = o.outcome.kind != OutcomeKind::Recurrent;
         let t = audit.add_table(&table)?;
+        // When a small competing cause must be protected, hide the censored count beside it
+        // before the headline cause's count (the curves show counts only with it).
+        if let Some(c) = table.columns.iter().position(|c| c == "CENSORED") {
+            audit.expendable(t, c)?;
+        }
         slots.push((t, Slot::Groups(oi)));
         // Outcomes whose time origin is the entry cover the whole cohort, group by group.
         let whole_cohort = rows_are_children
