@@ -28,13 +28,16 @@ fn synth_store(path: &Path) {
 struct Tmux {
     socket: String,
     session: String,
+    /// Where the command's exit status is written (see [`command`]).
+    status_file: PathBuf,
 }
 
 impl Tmux {
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+    fn start(name: &str, width: u16, height: u16, command: &TmuxCommand) -> Tmux {
         let t = Tmux {
             socket: format!("wb-{name}-{}", std::process::id()),
             session: "ui".into(),
+            status_file: command.status_file.clone(),
         };
         let ok = Command::new("tmux")
             .args([
@@ -49,7 +52,7 @@ impl Tmux {
                 &t.session,
             ])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg(command)
+            .arg(&command.line)
             .status()
             .expect("tmux new-session");
         assert!(ok.success(), "tmux new-session failed");
@@ -94,20 +97,13 @@ impl Tmux {
         }
     }
 
-    /// Whether the program has exited, and with which status.
+    /// The program's exit status, once it has exited. Read from the file the command writes
+    /// rather than from tmux, which can mark a pane dead before it has reaped the process.
     fn exit_status(&self) -> Option<i32> {
-        let s = self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &self.session,
-            "#{pane_dead} #{pane_dead_status}",
-        ]);
-        let mut parts = s.split_whitespace();
-        match (parts.next(), parts.next()) {
-            (Some("1"), Some(code)) => code.parse().ok(),
-            _ => None,
-        }
+        std::fs::read_to_string(&self.status_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+            .and_then(|s| s.trim().parse().ok())
     }
 }
 
@@ -132,11 +128,23 @@ fn cohort_size(screen: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn command(bin: &str, home: &Path, args: &str) -> String {
-    format!(
-        "env WORKBENCH_HOME={} WORKBENCH_CONFIG=/nonexistent LANG=C.UTF-8 {bin} {args}",
-        home.display()
-    )
+/// A command line for tmux that runs the workbench and writes its exit status to a file.
+struct TmuxCommand {
+    line: String,
+    status_file: PathBuf,
+}
+
+fn command(bin: &str, home: &Path, args: &str) -> TmuxCommand {
+    let status_file = home.join("exit-status");
+    TmuxCommand {
+        line: format!(
+            "env WORKBENCH_HOME={} WORKBENCH_CONFIG=/nonexistent LANG=C.UTF-8 {bin} {args}; \
+             echo $? > {}",
+            home.display(),
+            status_file.display()
+        ),
+        status_file,
+    }
 }
 
 struct Fixture {
