@@ -11,28 +11,17 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use studies::Protocol;
 use workbench::store::Store;
 use workbench::study::PreparedStudy;
-use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
+
+mod common;
 
 const PROTOCOL: &str = include_str!("every-outcome.toml");
 
 fn store_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("WORKBENCH_BENCH_STORE") {
-        return PathBuf::from(p);
-    }
     let children: u64 = std::env::var("WORKBENCH_BENCH_CHILDREN")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir =
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/workbench-bench");
-    let path = dir.join(format!("default-{children}.duckdb"));
-    if !path.exists() {
-        std::fs::create_dir_all(&dir).expect("bench dir");
-        let mut store = Store::open_or_create(&path).expect("store");
-        let opts = SynthOptions::new(Scenario::Default, children, 7, None).expect("options");
-        generate_into_store(&mut store, &opts).expect("synth");
-    }
-    path
+    common::store("WORKBENCH_BENCH_STORE", children)
 }
 
 fn study(c: &mut Criterion) {

@@ -8,20 +8,19 @@
 //! to measure the build `cargo run` uses. WORKBENCH_BENCH_TUI_STORE names an existing store (else
 //! one of 100,000 children is generated once into $HOME/.cache/workbench-bench/).
 
-use std::path::PathBuf;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use studies::Protocol;
 use workbench::store::Store;
-use workbench::synth::{SynthOptions, config::Scenario, generate_into_store};
 use workbench::tui::app::{Action, CurveKind, Mode, Screen, update};
 use workbench::tui::fixtures;
 use workbench::tui::i18n::Lang;
 use workbench::tui::palette::Palette;
 use workbench::tui::ui;
 use workbench::tui::worker::CohortConnection;
+
+mod common;
 
 fn screens(c: &mut Criterion) {
     let mut app = fixtures::loaded(Mode::Full, Lang::En, 2_000);
@@ -87,25 +86,9 @@ levels = ["VL", "FWB"]
 id = "P1.1"
 "#;
 
-fn store_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("WORKBENCH_BENCH_TUI_STORE") {
-        return PathBuf::from(p);
-    }
-    let dir =
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/workbench-bench");
-    let path = dir.join("default-100000.duckdb");
-    if !path.exists() {
-        std::fs::create_dir_all(&dir).expect("bench dir");
-        let mut store = Store::open_or_create(&path).expect("store");
-        let opts = SynthOptions::new(Scenario::Default, 100_000, 7, None).expect("options");
-        generate_into_store(&mut store, &opts).expect("synth");
-    }
-    path
-}
-
 /// What the cohort screen asks of a worker when a rule is switched off or back on.
 fn attrition(c: &mut Criterion) {
-    let store = Store::open(&store_path()).expect("store");
+    let store = Store::open(&common::store("WORKBENCH_BENCH_TUI_STORE", 100_000)).expect("store");
     let release = store
         .default_release()
         .expect("release")

@@ -61,21 +61,15 @@ fn entry_ctes(p: &Protocol, release_id: &str, data: RuleData, params: &mut Param
     } else {
         " AND x.entry_rank = 1"
     };
-    let forms_note = if data.index_report {
-        ", its forms and its findings"
+    let (forms_note, forms_cols, ix_cols) = if data.index_report {
+        (
+            ", its forms and its findings",
+            ",\n         list(f.form_code) AS index_forms,\n         \
+             list(f.finding) FILTER (WHERE f.finding IS NOT NULL) AS index_findings",
+            " ix.index_forms, ix.index_findings,",
+        )
     } else {
-        ""
-    };
-    let forms_cols = if data.index_report {
-        ",\n         list(f.form_code) AS index_forms,\n         \
-         list(f.finding) FILTER (WHERE f.finding IS NOT NULL) AS index_findings"
-    } else {
-        ""
-    };
-    let ix_cols = if data.index_report {
-        " ix.index_forms, ix.index_findings,"
-    } else {
-        ""
+        ("", "", "")
     };
     let (contexts_cte, ec_cols, ec_join) = if data.contexts {
         (
@@ -274,23 +268,18 @@ fn condition(r: &Rule, p: &mut Params) -> String {
     if let Some(v) = &r.melding_type {
         return in_list("c.melding_type", v, p);
     }
-    // A list of codes as a list literal of placeholders.
-    let codes = |v: &[String], p: &mut Params| {
-        let items: Vec<String> = v.iter().map(|c| p.text(c)).collect();
-        format!("[{}]", items.join(", "))
-    };
     if let Some(v) = &r.forms {
         return match r.forms_match.unwrap_or(FormsMatch::Any) {
-            FormsMatch::Any => format!("list_has_any(c.index_forms, {})", codes(v, p)),
+            FormsMatch::Any => format!("list_has_any(c.index_forms, {})", p.array(v)),
             FormsMatch::Primary => in_list("c.primary_form", v, p),
-            FormsMatch::All => format!("list_has_all(c.index_forms, {})", codes(v, p)),
+            FormsMatch::All => format!("list_has_all(c.index_forms, {})", p.array(v)),
         };
     }
     if let Some(v) = &r.findings {
-        return format!("list_has_any(c.index_findings, {})", codes(v, p));
+        return format!("list_has_any(c.index_findings, {})", p.array(v));
     }
     if let Some(v) = &r.contexts {
-        return format!("list_has_any(c.contexts, {})", codes(v, p));
+        return format!("list_has_any(c.contexts, {})", p.array(v));
     }
     if let Some(b) = r.prior_episodes {
         return if b {

@@ -64,8 +64,15 @@ impl Params {
     }
     /// `($a, $b, ...)` for an IN list.
     pub fn list(&mut self, values: &[String]) -> String {
+        format!("({})", self.texts(values))
+    }
+    /// `[$a, $b, ...]`: a list value (for `list_has_any` and the like).
+    pub fn array(&mut self, values: &[String]) -> String {
+        format!("[{}]", self.texts(values))
+    }
+    fn texts(&mut self, values: &[String]) -> String {
         let items: Vec<String> = values.iter().map(|v| self.text(v)).collect();
-        format!("({})", items.join(", "))
+        items.join(", ")
     }
 }
 
