@@ -36,10 +36,11 @@ fn study(c: &mut Criterion) {
         b.iter(|| {
             prepared.build_cohort(store.conn()).expect("cohort");
             let attrition = prepared.attrition(store.conn()).expect("attrition");
+            let cohort = workbench::study::fetch_cohort(store.conn(), &prepared.compiled)
+                .expect("cohort rows");
             let mut rows = 0;
             for o in &prepared.compiled.outcomes {
-                let d = workbench::study::fetch_dataset(store.conn(), o, &prepared.compiled)
-                    .expect("dataset");
+                let d = workbench::study::fetch_outcome(store.conn(), o, &cohort).expect("dataset");
                 rows += d.len();
             }
             (attrition.len(), rows)

@@ -131,6 +131,45 @@ fn examples_run_attrition_adds_up_and_reruns_are_bit_identical() -> Result<()> {
         }
         ensure!(bundle.stamp.release_hash.len() == 64 && bundle.stamp.protocol_sha256.len() == 64);
     }
+    // Row-level datasets on request: who each row is, then the outcome's columns, one row per
+    // dataset row in cohort order.
+    let out = dir.path().join("row-level");
+    let o = bin()
+        .args(["study", "run"])
+        .arg(example("flanders-vs-wallonia"))
+        .arg("--store")
+        .arg(&store)
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--row-level"])
+        .output()?;
+    ensure!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (p, bytes) = study::load(&example("flanders-vs-wallonia"))?;
+    let s = Store::open(&store)?;
+    let prepared = PreparedStudy::new(&s, p, &bytes, "p.toml")?;
+    prepared.build_cohort(s.conn())?;
+    let first = &prepared.compiled.outcomes[0];
+    let d = study::fetch_dataset(s.conn(), first, &prepared.compiled)?;
+    let file = out
+        .join("datasets")
+        .join(format!("{}.parquet", first.outcome.id.replace('.', "_")));
+    let conn = duckdb::Connection::open_in_memory()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT episode_id, child_pid, family_pid, t_stop FROM read_parquet('{}')",
+        file.display()
+    ))?;
+    let rows: Vec<(String, String, Option<String>, Option<f64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        rows.len() == d.len() && !rows.is_empty(),
+        "{} vs {}",
+        rows.len(),
+        d.len()
+    );
+    for (i, (episode, child, _, t_stop)) in rows.iter().enumerate() {
+        ensure!(episode == d.episode(i) && child == d.child(i) && *t_stop == d.t_stop[i]);
+    }
     Ok(())
 }
 
@@ -267,10 +306,11 @@ fn cohort_and_outcomes_timing_on_a_large_store() -> Result<()> {
     let t_cohort = t0.elapsed();
     let attrition = prepared.attrition(store.conn())?;
     let t_attrition = t0.elapsed();
+    let cohort = study::fetch_cohort(store.conn(), &prepared.compiled)?;
     let mut rows = 0;
     for o in &prepared.compiled.outcomes {
         let t = std::time::Instant::now();
-        let d = study::fetch_dataset(store.conn(), o, &prepared.compiled)?;
+        let d = study::fetch_outcome(store.conn(), o, &cohort)?;
         println!(
             "  {} {:>9} rows {:>8.2} s",
             o.outcome.id,

@@ -716,11 +716,12 @@ fn fetch(conn: &duckdb::Connection, o: &CompiledOutcome, compiled: &Compiled) ->
         .unwrap_or_else(|e| panic!("outcome {}: {e:#}\n{}", o.outcome.id, o.statement.sql));
     (0..d.len())
         .map(|i| Row {
-            child: d.child[i]
+            child: d
+                .child(i)
                 .strip_prefix("pseudonym-")
-                .unwrap_or(&d.child[i])
+                .unwrap_or(d.child(i))
                 .to_string(),
-            grp: Some(d.group[i].clone()),
+            grp: Some(d.group(i).to_string()),
             t_start: d.t_start[i],
             t_stop: d.t_stop[i],
             status: d.status[i].map(|k| match k {

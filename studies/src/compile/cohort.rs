@@ -367,16 +367,22 @@ pub(super) fn cohort_statement(p: &Protocol, covs: &[CovariateColumn]) -> (State
         None => "'all'".into(),
     };
     cols.push(format!("{group} AS grp"));
-    // cohort_row: the order every dataset keeps (by child, entry date, episode).
+    // cohort_row: the order every dataset keeps (by child, entry date, episode); child_row: the
+    // child's number, so the study's own tables join on integers rather than on pseudonyms.
+    // Numbered on these columns alone (a window over every column of the row costs twice as much).
+    let kept = format!("kept_{}", steps.len() - 1);
     let sql = format!(
         "CREATE OR REPLACE TEMP TABLE study_cohort AS
-{ctes}
-SELECT c.*, {},
-       row_number() OVER (ORDER BY c.child_pid, c.entry_date, c.episode_id) AS cohort_row
-  FROM {last} c
- WHERE c.kept_{}",
+{ctes},
+cohort_order AS (
+  SELECT episode_id, row_number() OVER (ORDER BY child_pid, entry_date, episode_id) AS cohort_row,
+         dense_rank() OVER (ORDER BY child_pid) AS child_row
+    FROM {last} WHERE {kept}
+)
+SELECT c.*, {}, n.cohort_row, n.child_row
+  FROM {last} c JOIN cohort_order n ON n.episode_id = c.episode_id
+ WHERE c.{kept}",
         cols.join(",\n         "),
-        steps.len() - 1
     );
     (Statement { sql, params }, steps)
 }
@@ -432,10 +438,12 @@ pub(super) fn why_statement(p: &Protocol, release_id: &str, child: &str) -> (Sta
     )
 }
 
-/// `study_chain` (entry episode → the episodes continuing it); the cohort's slices of the large
-/// case tables (`study_events`, `study_child_events`, `study_reports`, `study_placements`,
-/// `study_assessments`), so every outcome reads a few rows per child instead of joining the
-/// whole table again; and `study_followup`: the cohort with, per entry episode, the closing of
+/// `study_children` (each cohort child's `child_row`); `study_chain` (entry episode, by its
+/// `cohort_row` → the episodes continuing it); the cohort's slices of the large case tables
+/// (`study_events`, `study_child_events`, `study_reports`, `study_placements`,
+/// `study_assessments`), keyed by `child_row` (or the entry's `cohort_row`), so every outcome
+/// reads a few rows per child on an integer key instead of joining the whole table again on
+/// pseudonyms; and `study_followup`: the cohort with, per entry episode, the closing of
 /// its last episode, when the child left the data, when follow-up ends administratively, death,
 /// the first start of the compared intervention, and when safety was reached (by each dating
 /// rule, at home, by removal).
@@ -459,7 +467,7 @@ WITH RECURSIVE transfer AS (
    WHERE e.release_id = {release}
 ),
 chain (root, episode_id, depth) AS (
-  SELECT episode_id, episode_id, 0 FROM study_cohort
+  SELECT cohort_row, episode_id, 0 FROM study_cohort
   UNION ALL
   SELECT ch.root, t.next_episode_id, ch.depth + 1
     FROM chain ch JOIN transfer t ON t.episode_id = ch.episode_id
@@ -486,15 +494,15 @@ SELECT root, episode_id, depth FROM chain"
         format!(
             "CREATE OR REPLACE TEMP TABLE study_events AS
 -- the events outcomes read, of each entry episode's transfer chain or of no episode, keyed k by
--- the entry episode
-SELECT ch.root AS k, e.child_pid, e.event_type, e.event_date, e.interval_lower
+-- the entry episode's cohort_row
+SELECT ch.root AS k, c.child_row, e.event_type, e.event_date, e.interval_lower
   FROM study_chain ch
-  JOIN study_cohort c ON c.episode_id = ch.root
+  JOIN study_cohort c ON c.cohort_row = ch.root
   JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
               AND e.episode_id = ch.episode_id
  WHERE e.event_type IN {CHAIN_EVENT_TYPES}
 UNION ALL
-SELECT c.episode_id AS k, e.child_pid, e.event_type, e.event_date, e.interval_lower
+SELECT c.cohort_row AS k, c.child_row, e.event_type, e.event_date, e.interval_lower
   FROM study_cohort c
   JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
  WHERE e.episode_id IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}"
@@ -504,11 +512,10 @@ SELECT c.episode_id AS k, e.child_pid, e.event_type, e.event_date, e.interval_lo
         format!(
             "CREATE OR REPLACE TEMP TABLE study_child_events AS
 -- the cohort's children's events of any episode that outcomes read by child
-SELECT e.child_pid, e.event_type, e.event_date
-  FROM event e
+SELECT ch.child_row, e.event_type, e.event_date
+  FROM event e JOIN study_children ch ON ch.child_pid = e.child_pid
  WHERE e.release_id = {release}
-   AND e.event_type IN ('SAFETY_BREACH', 'PLACEMENT_START', 'PLACEMENT_MOVE')
-   AND e.child_pid IN (SELECT child_pid FROM study_cohort)"
+   AND e.event_type IN ('SAFETY_BREACH', 'PLACEMENT_START', 'PLACEMENT_MOVE')"
         )
     });
     let reports = with_release(&|release| {
@@ -516,9 +523,10 @@ SELECT e.child_pid, e.event_type, e.event_date
             "CREATE OR REPLACE TEMP TABLE study_reports AS
 -- the cohort's children's reports that are not flagged as duplicates, and whether a finding
 -- substantiated them (or indicated maltreatment) by the extract date
-SELECT rc.child_pid, rc.report_id, r.report_date, r.report_kind,
+SELECT ch.child_row, rc.report_id, r.report_date, r.report_kind,
        COALESCE(sub.substantiated, FALSE) AS substantiated
   FROM report_child rc
+  JOIN study_children ch ON ch.child_pid = rc.child_pid
   JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
   LEFT JOIN (SELECT f.report_id, f.child_pid, TRUE AS substantiated
                FROM report_child_form f JOIN data_release dr ON dr.release_id = f.release_id
@@ -526,30 +534,28 @@ SELECT rc.child_pid, rc.report_id, r.report_date, r.report_kind,
                 AND f.finding_date <= dr.extract_date
               GROUP BY f.report_id, f.child_pid) sub
          ON sub.report_id = rc.report_id AND sub.child_pid = rc.child_pid
- WHERE rc.release_id = {release} AND rc.is_duplicate_of IS NULL
-   AND rc.child_pid IN (SELECT child_pid FROM study_cohort)"
+ WHERE rc.release_id = {release} AND rc.is_duplicate_of IS NULL"
         )
     });
     let placements = with_release(&|release| {
         format!(
             "CREATE OR REPLACE TEMP TABLE study_placements AS
 -- the cohort's children's placements
-SELECT pe.child_pid, pl.episode_id, pl.start_date, pl.end_date, pl.exit_reason,
+SELECT ch.child_row, pl.episode_id, pl.start_date, pl.end_date, pl.exit_reason,
        pl.is_trial_home_visit
   FROM placement pl
   JOIN episode pe ON pe.release_id = pl.release_id AND pe.episode_id = pl.episode_id
- WHERE pl.release_id = {release}
-   AND pe.child_pid IN (SELECT child_pid FROM study_cohort)"
+  JOIN study_children ch ON ch.child_pid = pe.child_pid
+ WHERE pl.release_id = {release}"
         )
     });
     let assessments = with_release(&|release| {
         format!(
             "CREATE OR REPLACE TEMP TABLE study_assessments AS
 -- the cohort's children's valid assessments
-SELECT a.child_pid, a.instrument_code, a.assessment_id, a.assessment_date, a.score
-  FROM assessment a
- WHERE a.release_id = {release} AND a.is_valid
-   AND a.child_pid IN (SELECT child_pid FROM study_cohort)"
+SELECT ch.child_row, a.instrument_code, a.assessment_id, a.assessment_date, a.score
+  FROM assessment a JOIN study_children ch ON ch.child_pid = a.child_pid
+ WHERE a.release_id = {release} AND a.is_valid"
         )
     });
     let followup = Statement {
@@ -568,10 +574,10 @@ safety_events AS (
          COALESCE(e.interval_lower, e.event_date) AS lower_date,
          COALESCE(e.interval_lower + CAST(floor((e.event_date - e.interval_lower) / 2) AS INTEGER),
                   e.event_date) AS midpoint_date,
-         EXISTS (SELECT 1 FROM study_placements pl WHERE pl.child_pid = e.child_pid
+         EXISTS (SELECT 1 FROM study_placements pl WHERE pl.child_row = e.child_row
                     AND pl.start_date <= e.event_date
                     AND (pl.end_date IS NULL OR pl.end_date > e.event_date)) AS in_placement
-    FROM study_events e JOIN study_cohort c ON c.episode_id = e.k
+    FROM study_events e JOIN study_cohort c ON c.cohort_row = e.k
    WHERE e.event_type = 'SAFETY_REACHED' AND e.event_date >= c.entry_date
 ),
 -- the first safety date by each dating rule (recorded, interval lower bound, midpoint), and
@@ -590,14 +596,17 @@ safety AS (
 -- safety breach within 30 days
 removal AS (
   SELECT e.k, min(e.event_date) AS removal_safety
-    FROM study_events e JOIN study_cohort c ON c.episode_id = e.k
+    FROM study_events e JOIN study_cohort c ON c.cohort_row = e.k
    WHERE e.event_type = 'PLACEMENT_START' AND e.event_date >= c.entry_date
      AND NOT EXISTS (SELECT 1 FROM study_child_events b
-                      WHERE b.child_pid = e.child_pid AND b.event_type = 'SAFETY_BREACH'
+                      WHERE b.child_row = e.child_row AND b.event_type = 'SAFETY_BREACH'
                         AND b.event_date > e.event_date AND b.event_date <= e.event_date + 30)
    GROUP BY e.k
 )
-SELECT c.*,
+-- the cohort columns outcomes read (who a row is comes from study_cohort by cohort_row)
+SELECT c.cohort_row, c.child_row, c.release_id, c.episode_id, c.child_pid, c.entry_date,
+       c.index_report_id,
+       c.d18, c.extract_date, c.grp,
        l.closure_date AS end_closure_date,
        l.closure_reason AS end_closure_reason,
        -- a transfer to a centre outside the data ends what can be observed
@@ -610,13 +619,21 @@ SELECT c.*,
        s.safety_recorded, s.safety_lower, s.safety_midpoint,
        s.home_recorded, s.home_lower, s.home_midpoint, r.removal_safety
   FROM study_cohort c
-  LEFT JOIN last_episode l ON l.root = c.episode_id
-  LEFT JOIN safety s ON s.k = c.episode_id
-  LEFT JOIN removal r ON r.k = c.episode_id"
+  LEFT JOIN last_episode l ON l.root = c.cohort_row
+  LEFT JOIN safety s ON s.k = c.cohort_row
+  LEFT JOIN removal r ON r.k = c.cohort_row"
         ),
         params,
     };
+    let children = Statement {
+        sql: "CREATE OR REPLACE TEMP TABLE study_children AS
+-- the cohort's children with their number (child_row), which the slices below carry
+SELECT DISTINCT child_pid, child_row FROM study_cohort"
+            .into(),
+        params: Params::default(),
+    };
     vec![
+        children,
         chain,
         events,
         child_events,

@@ -9,10 +9,13 @@
 //! 2. [`Compiled::attrition`] counts children and episodes after each step in one pass over it,
 //! 3. [`Compiled::cohort`] creates `study_cohort` (the entry episodes every step kept, with their
 //!    covariates and comparison group),
-//! 4. [`Compiled::chain`] creates `study_chain` (each entry episode and the episodes that continue
-//!    it after a transfer between centres), `study_followup` (how follow-up can end) and the
-//!    cohort's slices of the large case tables that the outcomes read,
-//! 5. each [`CompiledOutcome::statement`] selects one outcome's analysis dataset.
+//! 4. [`Compiled::chain`] creates `study_children` (each child's integer `child_row`),
+//!    `study_chain` (each entry episode and the episodes that continue it after a transfer
+//!    between centres), `study_followup` (how follow-up can end) and the cohort's slices of the
+//!    large case tables that the outcomes read, keyed by `child_row` or the entry's `cohort_row`,
+//! 5. [`Compiled::cohort_rows`] reads who each cohort row is (episode, child, group, covariates),
+//! 6. each [`CompiledOutcome::statement`] selects one outcome's analysis dataset, keyed by
+//!    `cohort_row`.
 
 mod cohort;
 mod outcome;
@@ -110,6 +113,8 @@ pub struct Compiled {
     pub cohort: Statement,
     pub chain: Vec<Statement>,
     pub attrition: Statement,
+    /// The cohort's rows in `cohort_row` order: `cohort_row`, [`KEY_COLUMNS`], the covariates.
+    pub cohort_rows: Statement,
     pub outcomes: Vec<CompiledOutcome>,
     /// Covariate columns of `study_cohort` (`cov_<name>`), in protocol order, and the design
     /// specifications the models take (`name`, `name:cat=LEVEL`).
@@ -128,10 +133,11 @@ pub struct CovariateColumn {
     pub reference: Option<String>,
 }
 
-/// Columns every dataset starts with, in order (the covariates follow).
-pub const KEY_COLUMNS: &[&str] = &["episode_id", "child_pid", "family_pid", "centre_id", "grp"];
+/// Who a cohort row is, after `cohort_row` in [`Compiled::cohort_rows`] (the covariates follow).
+pub const KEY_COLUMNS: &[&str] = &["episode_id", "child_pid", "centre_id", "grp"];
 
-/// Columns every dataset ends with, in order (see the `outcome` module for their meaning).
+/// Columns of every dataset after `cohort_row`, in order (see the `outcome` module for their
+/// meaning).
 pub const VALUE_COLUMNS: &[&str] = &[
     "t_start",
     "t_stop",
@@ -155,11 +161,12 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
     let (cohort, steps) = cohort::cohort_statement(protocol, &covariates);
     let attrition = cohort::attrition_statement(protocol);
     let chain = cohort::chain_statements(protocol, release_id);
+    let cohort_rows = cohort_rows_statement(&covariates);
     let outcomes = protocol
         .resolved_outcomes()
         .into_iter()
         .map(|o| CompiledOutcome {
-            statement: outcome::statement(protocol, &o, &covariates),
+            statement: outcome::statement(protocol, &o),
             outcome: o,
         })
         .collect();
@@ -170,8 +177,24 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
         cohort,
         chain,
         attrition,
+        cohort_rows,
         outcomes,
         covariates,
+    }
+}
+
+/// Who each cohort row is: the key columns and covariates of `study_cohort`, by `cohort_row`.
+fn cohort_rows_statement(covariates: &[CovariateColumn]) -> Statement {
+    let columns: Vec<&str> = std::iter::once("cohort_row")
+        .chain(KEY_COLUMNS.iter().copied())
+        .chain(covariates.iter().map(|c| c.column.as_str()))
+        .collect();
+    Statement {
+        sql: format!(
+            "SELECT {} FROM study_cohort ORDER BY cohort_row",
+            columns.join(", ")
+        ),
+        params: Params::default(),
     }
 }
 

@@ -4,14 +4,14 @@
 //! `study_assessments`; see the `cohort` module).
 //!
 //! Every dataset has the same columns (NULL where they do not apply), so readers need one shape:
-//! the key columns, the covariates, then `t_start`, `t_stop` (days since the time origin),
+//! `cohort_row` (the row of `study_cohort` it belongs to), then `t_start`, `t_stop` (days since the time origin),
 //! `status` (0 censored, k = the outcome's k-th cause), `treated` (the compared intervention in
 //! this interval), `complete_window` (the child can complete the fixed window), `baseline`,
 //! `followup` (phase-3 scores), `improved`, `recovered` (0/1), `events` and `exposure_days`
 //! (rates). Time-to-event ties: an event beats censoring on the same day, and causes rank in
 //! the outcome's order.
 
-use super::{CovariateColumn, KEY_COLUMNS, Params, Statement, VALUE_COLUMNS};
+use super::{Params, Statement, VALUE_COLUMNS};
 use crate::outcomes::Outcome;
 use crate::protocol::{Age18, Origin, Protocol, SafetyDate, Timing};
 
@@ -47,7 +47,7 @@ impl Ctx<'_> {
     }
 
     fn placement_start(&self) -> String {
-        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
+        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.cohort_row \
          AND e.event_type = 'PLACEMENT_START' AND e.event_date >= o.t0)"
             .to_string()
     }
@@ -75,14 +75,14 @@ impl Ctx<'_> {
             None => "",
         };
         format!(
-            "(SELECT min(r.report_date) FROM study_reports r WHERE r.child_pid = o.child_pid \
+            "(SELECT min(r.report_date) FROM study_reports r WHERE r.child_row = o.child_row \
              AND r.report_id <> COALESCE(o.index_report_id, '') \
              AND r.report_date > o.t0 + {dedup}{subst}{kind})"
         )
     }
 
     fn escalation(&self) -> String {
-        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.episode_id \
+        "(SELECT min(e.event_date) FROM study_events e WHERE e.k = o.cohort_row \
          AND e.event_type IN ('PARQUET_REFERRAL', 'COURT_MEASURE') AND e.event_date >= o.t0)"
             .to_string()
     }
@@ -90,37 +90,31 @@ impl Ctx<'_> {
     fn first_intervention(&self) -> String {
         "(SELECT min(x.start_date) FROM study_chain ch JOIN intervention x \
          ON x.release_id = o.release_id AND x.episode_id = ch.episode_id \
-         WHERE ch.root = o.episode_id AND x.intervention_code <> 'ADVICE_ONLY' \
+         WHERE ch.root = o.cohort_row AND x.intervention_code <> 'ADVICE_ONLY' \
          AND x.start_date >= o.t0)"
             .to_string()
     }
 }
 
 /// The statement selecting `o`'s dataset.
-pub(super) fn statement(p: &Protocol, o: &Outcome, covs: &[CovariateColumn]) -> Statement {
+pub(super) fn statement(p: &Protocol, o: &Outcome) -> Statement {
     let mut cx = Ctx {
         p,
         o,
         params: Params::default(),
     };
-    let cov_cols: String = covs.iter().map(|c| format!(", o.{}", c.column)).collect();
     let rows = match o.id.as_str() {
-        "P2.3" => recurrent(&mut cx, &cov_cols),
-        "P2.5" => placement_stability(&mut cx, &cov_cols),
-        "P3.1" | "P3.2" | "P3.4" => scores(&mut cx, &cov_cols),
-        _ => time_to_event(&mut cx, &cov_cols),
+        "P2.3" => recurrent(&mut cx),
+        "P2.5" => placement_stability(&mut cx),
+        "P3.1" | "P3.2" | "P3.4" => scores(&mut cx),
+        _ => time_to_event(&mut cx),
     };
     // The dataset's columns in their fixed order; rows in cohort order (an integer sort), then
-    // by interval.
-    let columns: Vec<&str> = KEY_COLUMNS
-        .iter()
-        .copied()
-        .chain(covs.iter().map(|c| c.column.as_str()))
-        .chain(VALUE_COLUMNS.iter().copied())
-        .collect();
+    // by interval. Who the row is (episode, child, group, covariates) is read once from
+    // `study_cohort` by `cohort_row` (`Compiled::cohort_rows`), not repeated in every dataset.
     let sql = format!(
-        "SELECT {} FROM (\n{rows}\n) dataset\nORDER BY cohort_row, t_start",
-        columns.join(", ")
+        "SELECT cohort_row, {} FROM (\n{rows}\n) dataset\nORDER BY cohort_row, t_start",
+        VALUE_COLUMNS.join(", ")
     );
     Statement {
         sql,
@@ -153,7 +147,7 @@ fn origin(cx: &mut Ctx) -> String {
         "P2.4" => (
             "(SELECT min(pl.end_date) FROM study_chain ch JOIN study_placements pl \
              ON pl.episode_id = ch.episode_id \
-             WHERE ch.root = f.episode_id AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
+             WHERE ch.root = f.cohort_row AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
              AND pl.end_date - pl.start_date >= 8 AND NOT pl.is_trial_home_visit)"
                 .into(),
             "t0 IS NOT NULL AND (d18 IS NULL OR d18 > t0)".to_string(),
@@ -164,7 +158,7 @@ fn origin(cx: &mut Ctx) -> String {
             (
                 format!(
                     "(SELECT min(a.assessment_date) FROM study_assessments a \
-                     WHERE a.child_pid = f.child_pid AND a.instrument_code = {inst} \
+                     WHERE a.child_row = f.child_row AND a.instrument_code = {inst} \
                      AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30 \
                      AND a.score {worse} {cut})"
                 ),
@@ -210,7 +204,7 @@ fn censor(cx: &mut Ctx) -> String {
         let inst = cx.params.text(&cx.o.instrument);
         parts.push(format!(
             "COALESCE((SELECT max(a.assessment_date) FROM study_assessments a \
-             WHERE a.child_pid = o.child_pid AND a.instrument_code = {inst}), o.t0)"
+             WHERE a.child_row = o.child_row AND a.instrument_code = {inst}), o.t0)"
         ));
     }
     format!("LEAST({})", parts.join(", "))
@@ -240,7 +234,7 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
             (_, "REREPORT_OPEN") => cx.rereport(Some(true)),
             (_, "REREPORT_CLOSED") => cx.rereport(Some(false)),
             (_, "REENTRY") => "(SELECT min(e.event_date) FROM study_child_events e \
-                 WHERE e.child_pid = o.child_pid \
+                 WHERE e.child_row = o.child_row \
                  AND e.event_type = 'PLACEMENT_START' AND e.event_date > o.t0)"
                 .to_string(),
             (_, "RECOVERY") => {
@@ -248,7 +242,7 @@ fn cause_dates(cx: &mut Ctx) -> Vec<String> {
                 let better = if o.higher_is_worse { "<" } else { ">" };
                 format!(
                     "(SELECT min(a.assessment_date) FROM study_assessments a \
-                     WHERE a.child_pid = o.child_pid AND a.instrument_code = {inst} \
+                     WHERE a.child_row = o.child_row AND a.instrument_code = {inst} \
                      AND a.assessment_date > o.t0 AND a.score {better} {cut})"
                 )
             }
@@ -293,7 +287,7 @@ const TAIL_NULLS: &str = "CAST(NULL AS DOUBLE) AS baseline, CAST(NULL AS DOUBLE)
      CAST(NULL AS INTEGER) AS improved, CAST(NULL AS INTEGER) AS recovered, \
      CAST(NULL AS INTEGER) AS sustained, CAST(NULL AS INTEGER) AS events, CAST(NULL AS DOUBLE) AS exposure_days";
 
-fn time_to_event(cx: &mut Ctx, cov_cols: &str) -> String {
+fn time_to_event(cx: &mut Ctx) -> String {
     let origin = origin(cx);
     let dates = cause_dates(cx);
     let cens = censor(cx);
@@ -309,10 +303,7 @@ fn time_to_event(cx: &mut Ctx, cov_cols: &str) -> String {
         .map(|i| format!("WHEN d{i} IS NOT NULL AND d{i} <= t_end THEN {i}"))
         .collect();
     let window = complete_window(cx);
-    let key = format!(
-        "r.cohort_row, r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
-        cov_cols.replace("o.", "r.")
-    );
+    let key = "r.cohort_row";
     let rows = if time_varying(cx.p) {
         // (start, stop] rows: untreated until the intervention starts, treated after.
         format!(
@@ -360,7 +351,7 @@ res AS (
 
 /// P2.3: every qualifying re-report (each more than `dedup_days` after the previous counted one)
 /// up to the window, as counting-process rows.
-fn recurrent(cx: &mut Ctx, cov_cols: &str) -> String {
+fn recurrent(cx: &mut Ctx) -> String {
     let origin = origin(cx);
     let cens = censor(cx);
     let dedup = cx.params.int(cx.o.dedup_days);
@@ -370,10 +361,7 @@ fn recurrent(cx: &mut Ctx, cov_cols: &str) -> String {
     } else {
         ""
     };
-    let key = format!(
-        "r.cohort_row, r.episode_id, r.child_pid, r.family_pid, r.centre_id, r.grp{}",
-        cov_cols.replace("o.", "r.")
-    );
+    let key = "r.cohort_row";
     format!(
         "WITH RECURSIVE {base},
 {origin},
@@ -381,8 +369,8 @@ ends AS (
   SELECT o.*, LEAST({cens}, COALESCE(o.death_date, {NEVER})) AS t_end FROM o
 ),
 reports AS (
-  SELECT o.episode_id AS k, r.report_date AS d
-    FROM ends o JOIN study_reports r ON r.child_pid = o.child_pid
+  SELECT o.cohort_row AS k, r.report_date AS d
+    FROM ends o JOIN study_reports r ON r.child_row = o.child_row
    WHERE r.report_id <> COALESCE(o.index_report_id, '')
      AND r.report_date > o.t0 + {dedup} AND r.report_date <= o.t_end{subst}
 ),
@@ -398,10 +386,10 @@ last_counted AS (SELECT k, max(d) AS d FROM counted GROUP BY k),
 -- intervals: (previous counted re-report or origin, re-report], then (last, end of follow-up]
 gaps AS (
   SELECT o.*, c.d AS mark, c.prev AS prev, 1 AS status
-    FROM ends o JOIN counted c ON c.k = o.episode_id
+    FROM ends o JOIN counted c ON c.k = o.cohort_row
   UNION ALL
   SELECT o.*, o.t_end AS mark, l.d AS prev, 0 AS status
-    FROM ends o LEFT JOIN last_counted l ON l.k = o.episode_id
+    FROM ends o LEFT JOIN last_counted l ON l.k = o.cohort_row
    WHERE o.t_end > COALESCE(l.d, o.t0)
 )
 SELECT {key}, CAST(COALESCE(r.prev, r.t0) - r.t0 AS DOUBLE) AS t_start,
@@ -415,19 +403,17 @@ SELECT {key}, CAST(COALESCE(r.prev, r.t0) - r.t0 AS DOUBLE) AS t_start,
 
 /// P2.5: moves and days in care over the placements of the chain (trial home visits and
 /// runaways excluded; days after 18 not counted; the initial removal is not a move).
-fn placement_stability(cx: &mut Ctx, cov_cols: &str) -> String {
+fn placement_stability(cx: &mut Ctx) -> String {
     let _ = &cx.params;
-    let key = format!(
-        "o.cohort_row, o.episode_id, o.child_pid, o.family_pid, o.centre_id, o.grp{cov_cols}"
-    );
+    let key = "o.cohort_row";
     format!(
         "WITH {base},
 o AS (SELECT f.*, f.entry_date AS t0 FROM f),
 spells AS (
-  SELECT o.episode_id AS k, pl.start_date AS s,
+  SELECT o.cohort_row AS k, pl.start_date AS s,
          LEAST(COALESCE(pl.end_date, o.admin_end), o.admin_end, COALESCE(o.d18, {NEVER}),
-               COALESCE(o.death_date, {NEVER})) AS e, o.child_pid, o.release_id
-    FROM o JOIN study_chain ch ON ch.root = o.episode_id
+               COALESCE(o.death_date, {NEVER})) AS e, o.child_row, o.release_id
+    FROM o JOIN study_chain ch ON ch.root = o.cohort_row
     JOIN study_placements pl ON pl.episode_id = ch.episode_id
    WHERE pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
      AND COALESCE(pl.exit_reason, '') <> 'RUNAWAY'
@@ -435,7 +421,7 @@ spells AS (
 per_child AS (
   SELECT sp.k, sum(GREATEST(sp.e - sp.s, 0)) AS days,
          sum((SELECT count(*) FROM study_child_events m
-               WHERE m.child_pid = sp.child_pid AND m.event_type = 'PLACEMENT_MOVE'
+               WHERE m.child_row = sp.child_row AND m.event_type = 'PLACEMENT_MOVE'
                AND m.event_date > sp.s AND m.event_date <= sp.e)) AS moves
     FROM spells sp GROUP BY sp.k
 )
@@ -444,7 +430,7 @@ SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
        CAST(NULL AS DOUBLE) AS baseline, CAST(NULL AS DOUBLE) AS followup,
        CAST(NULL AS INTEGER) AS improved, CAST(NULL AS INTEGER) AS recovered,
        CAST(NULL AS INTEGER) AS sustained, CAST(pc.moves AS INTEGER) AS events, CAST(pc.days AS DOUBLE) AS exposure_days
-  FROM o JOIN per_child pc ON pc.k = o.episode_id
+  FROM o JOIN per_child pc ON pc.k = o.cohort_row
  WHERE pc.days > 0",
         base = base(),
         treated = treated_fixed(cx.p).replace("r.", "o."),
@@ -453,7 +439,7 @@ SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,
 
 /// P3.1, P3.2, P3.4: baseline (within ±30 days of entry, closest) and follow-up wave scores
 /// (closest to the wave's target day within its tolerance) on one instrument.
-fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
+fn scores(cx: &mut Ctx) -> String {
     let o = cx.o.clone();
     let (target, tol) = o.wave_window();
     let inst = cx.params.text(&o.instrument);
@@ -479,7 +465,7 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
        CASE WHEN s.followup IS NULL THEN NULL
             WHEN s.followup {better} {cut} AND NOT EXISTS (
               SELECT 1 FROM study_reports r
-               WHERE r.child_pid = s.child_pid AND r.report_id <> COALESCE(s.index_report_id, '')
+               WHERE r.child_row = s.child_row AND r.report_id <> COALESCE(s.index_report_id, '')
                  AND r.report_date > s.entry_date + {dedup} AND r.report_date <= s.entry_date + {window}
                  AND r.substantiated)
             THEN 1 ELSE 0 END AS sustained"
@@ -487,23 +473,29 @@ fn scores(cx: &mut Ctx, cov_cols: &str) -> String {
     } else {
         ", CAST(NULL AS INTEGER) AS sustained".into()
     };
-    let key = format!(
-        "s.cohort_row, s.episode_id, s.child_pid, s.family_pid, s.centre_id, s.grp{}",
-        cov_cols.replace("o.", "s.")
-    );
+    let key = "s.cohort_row";
     format!(
         "WITH {base},
+-- each wave's candidate scores, numbered from the one nearest its target date (then the
+-- earlier, then by id): the baseline within 30 days of entry, the follow-up wave's within its
+-- tolerance
+picks AS (
+  SELECT f.cohort_row, 1 AS wave, a.score,
+         row_number() OVER (PARTITION BY f.cohort_row ORDER BY abs(a.assessment_date - f.entry_date),
+                                                   a.assessment_date, a.assessment_id) AS pick
+    FROM f JOIN study_assessments a ON a.child_row = f.child_row AND a.instrument_code = {inst}
+     AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30
+  UNION ALL
+  SELECT f.cohort_row, 2 AS wave, a.score,
+         row_number() OVER (PARTITION BY f.cohort_row ORDER BY abs(a.assessment_date - (f.entry_date + {target})),
+                                                   a.assessment_date, a.assessment_id) AS pick
+    FROM f JOIN study_assessments a ON a.child_row = f.child_row AND a.instrument_code = {inst2}
+     AND a.assessment_date BETWEEN f.entry_date + {target} - {tol} AND f.entry_date + {target} + {tol}
+),
 b AS (
-  SELECT f.*,
-         (SELECT a.score FROM study_assessments a WHERE a.child_pid = f.child_pid
-             AND a.instrument_code = {inst}
-             AND a.assessment_date BETWEEN f.entry_date - 30 AND f.entry_date + 30
-           ORDER BY abs(a.assessment_date - f.entry_date), a.assessment_date, a.assessment_id LIMIT 1) AS baseline,
-         (SELECT a.score FROM study_assessments a WHERE a.child_pid = f.child_pid
-             AND a.instrument_code = {inst2}
-             AND a.assessment_date BETWEEN f.entry_date + {target} - {tol} AND f.entry_date + {target} + {tol}
-           ORDER BY abs(a.assessment_date - (f.entry_date + {target})), a.assessment_date, a.assessment_id LIMIT 1) AS followup
-    FROM f
+  SELECT f.*, w1.score AS baseline, w2.score AS followup
+    FROM f LEFT JOIN picks w1 ON w1.cohort_row = f.cohort_row AND w1.wave = 1 AND w1.pick = 1
+    LEFT JOIN picks w2 ON w2.cohort_row = f.cohort_row AND w2.wave = 2 AND w2.pick = 1
 ),
 s AS (SELECT * FROM b WHERE baseline IS NOT NULL)
 SELECT {key}, CAST(NULL AS DOUBLE) AS t_start, CAST(NULL AS DOUBLE) AS t_stop,

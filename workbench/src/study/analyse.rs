@@ -46,16 +46,19 @@ fn groups(p: &Protocol, d: &OutcomeData) -> (Vec<String>, Vec<Option<u32>>) {
         Some(g) if g.levels.is_some() => g.levels.clone().unwrap_or_default(),
         Some(g) if g.intervention.is_some() => vec!["untreated".into(), "treated".into()],
         _ => {
-            let mut l: Vec<String> = d.group.clone();
+            let mut l: Vec<String> = (0..d.len()).map(|i| d.group(i).to_string()).collect();
             l.sort();
             l.dedup();
             l
         }
     };
-    let codes = d
-        .group
-        .iter()
-        .map(|g| levels.iter().position(|l| l == g).map(|i| i as u32))
+    let codes = (0..d.len())
+        .map(|i| {
+            levels
+                .iter()
+                .position(|l| l == d.group(i))
+                .map(|j| j as u32)
+        })
         .collect();
     (levels, codes)
 }
@@ -63,7 +66,7 @@ fn groups(p: &Protocol, d: &OutcomeData) -> (Vec<String>, Vec<Option<u32>>) {
 /// Index of the last row of each episode (the row that carries the final status).
 fn final_rows(d: &OutcomeData) -> Vec<usize> {
     (0..d.len())
-        .filter(|&i| i + 1 == d.len() || d.episode[i + 1] != d.episode[i])
+        .filter(|&i| i + 1 == d.len() || d.episode(i + 1) != d.episode(i))
         .collect()
 }
 
@@ -430,7 +433,7 @@ fn cox(
         let mut first = 0;
         rows.iter()
             .map(|&last| {
-                while first < last && d.episode[first] != d.episode[last] {
+                while first < last && d.episode(first) != d.episode(last) {
                     first += 1;
                 }
                 (first..=last).any(|i| d.treated[i] == Some(1))
@@ -470,7 +473,7 @@ fn cox(
                 .map(|(j, &i)| match timing {
                     Timing::TimeVarying => d.treated[i].unwrap_or(0) as f64,
                     Timing::Ever if collapse => f64::from(u8::from(ever[j])),
-                    _ => f64::from(u8::from(d.group[i] == "treated")),
+                    _ => f64::from(u8::from(d.group(i) == "treated")),
                 })
                 .collect();
             columns.push((
@@ -481,7 +484,7 @@ fn cox(
         }
         (None, Some(by)) if levels.len() >= 2 => {
             let values: Vec<Option<String>> =
-                rows.iter().map(|&i| Some(d.group[i].clone())).collect();
+                rows.iter().map(|&i| Some(d.group(i).to_string())).collect();
             if !p
                 .covariates
                 .iter()
@@ -523,10 +526,7 @@ fn cox(
         Vec::new()
     };
     let cluster_needed = recurrent || p.cohort.entry == EntryKind::Every;
-    let mut ids: Vec<&str> = kept
-        .iter()
-        .map(|&j| d.child[rows[j]].as_str())
-        .collect::<Vec<_>>();
+    let mut ids: Vec<&str> = kept.iter().map(|&j| d.child(rows[j])).collect::<Vec<_>>();
     let cluster: Vec<u64> = {
         let mut sorted = ids.clone();
         sorted.sort_unstable();
@@ -670,18 +670,18 @@ fn recurrent(
     let stop: Vec<f64> = rows.iter().map(|&i| d.t_stop[i].unwrap_or(0.0)).collect();
     let event: Vec<bool> = rows.iter().map(|&i| d.status[i] == Some(1)).collect();
     let grp: Vec<u32> = rows.iter().map(|&i| codes[i].unwrap_or(0)).collect();
-    let mut children: Vec<&str> = rows.iter().map(|&i| d.child[i].as_str()).collect();
+    let mut children: Vec<&str> = rows.iter().map(|&i| d.child(i)).collect();
     children.sort_unstable();
     children.dedup();
     let subject: Vec<u32> = rows
         .iter()
-        .map(|&i| children.binary_search(&d.child[i].as_str()).unwrap_or(0) as u32)
+        .map(|&i| children.binary_search(&d.child(i)).unwrap_or(0) as u32)
         .collect();
     for (g, name) in levels.iter().enumerate() {
         let mut kids: Vec<&str> = rows
             .iter()
             .filter(|&&i| codes[i] == Some(g as u32))
-            .map(|&i| d.episode[i].as_str())
+            .map(|&i| d.episode(i))
             .collect();
         kids.sort_unstable();
         kids.dedup();

@@ -100,7 +100,7 @@ fn compare(
     let k = p.privacy.k_file;
     // One row per episode: its last row carries the final status and the total follow-up.
     let rows: Vec<usize> = (0..d.len())
-        .filter(|&i| i + 1 == d.len() || d.episode[i + 1] != d.episode[i])
+        .filter(|&i| i + 1 == d.len() || d.episode(i + 1) != d.episode(i))
         .filter(|&i| codes[i].is_some() && d.t_stop[i].is_some() && d.status[i].is_some())
         .collect();
     // The propensity design over those rows (rows with a missing covariate left out).
@@ -152,11 +152,11 @@ fn compare(
     let clusters: Vec<u64> = if adj.matched.as_ref().is_some_and(|m| !m.replacement) {
         adj.clusters()
     } else {
-        let mut children: Vec<&str> = kept.iter().map(|&i| d.child[i].as_str()).collect();
+        let mut children: Vec<&str> = kept.iter().map(|&i| d.child(i)).collect();
         children.sort_unstable();
         children.dedup();
         kept.iter()
-            .map(|&i| children.binary_search(&d.child[i].as_str()).unwrap_or(0) as u64)
+            .map(|&i| children.binary_search(&d.child(i)).unwrap_or(0) as u64)
             .collect()
     };
     let events = (0..event.len())

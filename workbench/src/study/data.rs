@@ -1,5 +1,8 @@
-//! An outcome's analysis dataset read from DuckDB into columns (the shape every outcome
-//! statement selects: key columns, covariates, value columns).
+//! An outcome's analysis dataset read from DuckDB into columns: who each cohort row is (read
+//! once), and each outcome's rows (`cohort_row` and the value columns every outcome statement
+//! selects).
+
+use std::sync::Arc;
 
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, ArrayRef, AsArray};
@@ -7,7 +10,7 @@ use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::{DataType, Float64Type};
 use duckdb::types::Value;
 use models::design::CovariateColumn as DesignColumn;
-use studies::compile::{CovariateColumn, KEY_COLUMNS, Param, Params, Statement, VALUE_COLUMNS};
+use studies::compile::{Compiled, KEY_COLUMNS, Param, Params, Statement, VALUE_COLUMNS};
 use studies::outcomes::Outcome;
 
 /// The values bound to a statement's `$n` placeholders.
@@ -23,15 +26,25 @@ pub fn bind(params: &Params) -> Vec<Value> {
         .collect()
 }
 
+/// Who each cohort row is (`Compiled::cohort_rows`): read once per run and shared by every
+/// outcome's dataset, which refers to it by row.
+#[derive(Debug, Clone, Default)]
+pub struct CohortRows {
+    pub episode: Vec<String>,
+    pub child: Vec<String>,
+    pub centre: Vec<String>,
+    pub group: Vec<String>,
+    /// Covariates by protocol name, one value per cohort row.
+    pub covariates: Vec<(String, DesignColumn)>,
+}
+
 /// One outcome's dataset, column by column, in the statement's row order.
 #[derive(Debug, Clone, Default)]
 pub struct OutcomeData {
-    pub episode: Vec<String>,
-    pub child: Vec<String>,
-    pub family: Vec<Option<String>>,
-    pub centre: Vec<String>,
-    pub group: Vec<String>,
-    /// Covariates by protocol name.
+    pub cohort: Arc<CohortRows>,
+    /// The cohort row (index into `cohort`) of each dataset row.
+    pub row: Vec<usize>,
+    /// Covariates by protocol name, one value per dataset row.
     pub covariates: Vec<(String, DesignColumn)>,
     pub t_start: Vec<Option<f64>>,
     pub t_stop: Vec<Option<f64>>,
@@ -84,39 +97,45 @@ fn booleans(a: &ArrayRef) -> anyhow::Result<Vec<Option<bool>>> {
     })
 }
 
-/// Runs an outcome statement and reads its rows, a column at a time (Arrow record batches).
-pub fn fetch(
-    conn: &Connection,
-    s: &Statement,
-    covariates: &[CovariateColumn],
-) -> anyhow::Result<OutcomeData> {
+/// Reads who each cohort row is (after the cohort is built), a column at a time.
+pub fn fetch_cohort(conn: &Connection, compiled: &Compiled) -> anyhow::Result<Arc<CohortRows>> {
+    let s = &compiled.cohort_rows;
+    let covariates = &compiled.covariates;
     let mut stmt = conn.prepare(&s.sql)?;
     let batches = stmt.query_arrow(duckdb::params_from_iter(bind(&s.params)))?;
-    let mut d = OutcomeData::default();
-    let nk = KEY_COLUMNS.len();
+    let mut c = CohortRows::default();
+    let nk = 1 + KEY_COLUMNS.len();
     let nc = covariates.len();
     let mut cov_num: Vec<Vec<f64>> = vec![Vec::new(); nc];
     let mut cov_cat: Vec<Vec<Option<String>>> = vec![Vec::new(); nc];
+    let mut expected_row = 1;
     for batch in batches {
         anyhow::ensure!(
-            batch.num_columns() == nk + nc + VALUE_COLUMNS.len(),
-            "an outcome statement returned {} columns, not {}",
+            batch.num_columns() == nk + nc,
+            "the cohort rows statement returned {} columns, not {}",
             batch.num_columns(),
-            nk + nc + VALUE_COLUMNS.len()
+            nk + nc
         );
         let col = |i: usize| batch.column(i);
+        // cohort_row numbers the rows 1..=n in order: a dataset's cohort_row k is index k - 1.
+        for r in integers(col(0))? {
+            anyhow::ensure!(
+                r == Some(expected_row),
+                "study_cohort's cohort_row is not 1..n in order (found {r:?} at {expected_row})"
+            );
+            expected_row += 1;
+        }
         let required = |v: Vec<Option<String>>| v.into_iter().map(Option::unwrap_or_default);
-        d.episode.extend(required(texts(col(0))?));
-        d.child.extend(required(texts(col(1))?));
-        d.family.extend(texts(col(2))?);
-        d.centre.extend(required(texts(col(3))?));
-        d.group.extend(
+        c.episode.extend(required(texts(col(1))?));
+        c.child.extend(required(texts(col(2))?));
+        c.centre.extend(required(texts(col(3))?));
+        c.group.extend(
             texts(col(4))?
                 .into_iter()
                 .map(|g| g.unwrap_or_else(|| "unknown".into())),
         );
-        for (j, c) in covariates.iter().enumerate() {
-            if c.categorical {
+        for (j, cov) in covariates.iter().enumerate() {
+            if cov.categorical {
                 cov_cat[j].extend(texts(col(nk + j))?);
             } else {
                 cov_num[j].extend(
@@ -126,31 +145,77 @@ pub fn fetch(
                 );
             }
         }
-        let b = nk + nc;
-        d.t_start.extend(numbers(col(b))?);
-        d.t_stop.extend(numbers(col(b + 1))?);
-        d.status.extend(integers(col(b + 2))?);
-        d.treated.extend(integers(col(b + 3))?);
-        d.complete_window.extend(booleans(col(b + 4))?);
-        d.baseline.extend(numbers(col(b + 5))?);
-        d.followup.extend(numbers(col(b + 6))?);
-        d.improved.extend(integers(col(b + 7))?);
-        d.recovered.extend(integers(col(b + 8))?);
-        d.sustained.extend(integers(col(b + 9))?);
-        d.events.extend(integers(col(b + 10))?);
-        d.exposure_days.extend(numbers(col(b + 11))?);
     }
-    debug_assert_eq!(VALUE_COLUMNS.len(), 12);
-    d.covariates = covariates
+    c.covariates = covariates
         .iter()
         .enumerate()
-        .map(|(j, c)| {
-            let col = if c.categorical {
+        .map(|(j, cov)| {
+            let col = if cov.categorical {
                 DesignColumn::Categorical(std::mem::take(&mut cov_cat[j]))
             } else {
                 DesignColumn::Numeric(std::mem::take(&mut cov_num[j]))
             };
-            (c.name.clone(), col)
+            (cov.name.clone(), col)
+        })
+        .collect();
+    Ok(Arc::new(c))
+}
+
+/// Runs an outcome statement and reads its rows, a column at a time (Arrow record batches);
+/// `cohort` (see [`fetch_cohort`]) tells who each row is.
+pub fn fetch(
+    conn: &Connection,
+    s: &Statement,
+    cohort: &Arc<CohortRows>,
+) -> anyhow::Result<OutcomeData> {
+    let mut stmt = conn.prepare(&s.sql)?;
+    let batches = stmt.query_arrow(duckdb::params_from_iter(bind(&s.params)))?;
+    let mut d = OutcomeData {
+        cohort: Arc::clone(cohort),
+        ..OutcomeData::default()
+    };
+    let n = cohort.episode.len();
+    for batch in batches {
+        anyhow::ensure!(
+            batch.num_columns() == 1 + VALUE_COLUMNS.len(),
+            "an outcome statement returned {} columns, not {}",
+            batch.num_columns(),
+            1 + VALUE_COLUMNS.len()
+        );
+        let col = |i: usize| batch.column(i);
+        for r in integers(col(0))? {
+            match r {
+                Some(k) if k >= 1 && (k as usize) <= n => d.row.push(k as usize - 1),
+                _ => anyhow::bail!("an outcome row has cohort_row {r:?}, outside 1..={n}"),
+            }
+        }
+        d.t_start.extend(numbers(col(1))?);
+        d.t_stop.extend(numbers(col(2))?);
+        d.status.extend(integers(col(3))?);
+        d.treated.extend(integers(col(4))?);
+        d.complete_window.extend(booleans(col(5))?);
+        d.baseline.extend(numbers(col(6))?);
+        d.followup.extend(numbers(col(7))?);
+        d.improved.extend(integers(col(8))?);
+        d.recovered.extend(integers(col(9))?);
+        d.sustained.extend(integers(col(10))?);
+        d.events.extend(integers(col(11))?);
+        d.exposure_days.extend(numbers(col(12))?);
+    }
+    debug_assert_eq!(VALUE_COLUMNS.len(), 12);
+    d.covariates = cohort
+        .covariates
+        .iter()
+        .map(|(name, col)| {
+            let col = match col {
+                DesignColumn::Numeric(v) => {
+                    DesignColumn::Numeric(d.row.iter().map(|&r| v[r]).collect())
+                }
+                DesignColumn::Categorical(v) => {
+                    DesignColumn::Categorical(d.row.iter().map(|&r| v[r].clone()).collect())
+                }
+            };
+            (name.clone(), col)
         })
         .collect();
     Ok(d)
@@ -158,11 +223,31 @@ pub fn fetch(
 
 impl OutcomeData {
     pub fn len(&self) -> usize {
-        self.episode.len()
+        self.row.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.episode.is_empty()
+        self.row.is_empty()
+    }
+
+    /// The entry episode of row `i`.
+    pub fn episode(&self, i: usize) -> &str {
+        &self.cohort.episode[self.row[i]]
+    }
+
+    /// The child (pseudonym) of row `i`.
+    pub fn child(&self, i: usize) -> &str {
+        &self.cohort.child[self.row[i]]
+    }
+
+    /// The centre of row `i`'s entry episode.
+    pub fn centre(&self, i: usize) -> &str {
+        &self.cohort.centre[self.row[i]]
+    }
+
+    /// The comparison group of row `i`.
+    pub fn group(&self, i: usize) -> &str {
+        &self.cohort.group[self.row[i]]
     }
 
     /// One row in words (`study why`).
@@ -176,8 +261,8 @@ impl OutcomeData {
             None => String::new(),
         };
         let mut parts = vec![
-            format!("episode {}", self.episode[i]),
-            format!("group {}", self.group[i]),
+            format!("episode {}", self.episode(i)),
+            format!("group {}", self.group(i)),
         ];
         if let (Some(a), Some(b)) = (self.t_start[i], self.t_stop[i]) {
             parts.push(format!("({a}, {b}] days: {}", status(self.status[i])));

@@ -25,16 +25,34 @@ use studies::Protocol;
 
 use crate::config::Config;
 
-pub use data::OutcomeData;
+pub use data::{CohortRows, OutcomeData};
 pub use run::{AttritionCount, PreparedStudy, StudyRun, execute, run_study};
 
+/// Reads who each cohort row is (after [`PreparedStudy::build_cohort`]), for
+/// [`fetch_outcome`].
+pub fn fetch_cohort(
+    conn: &duckdb::Connection,
+    compiled: &studies::compile::Compiled,
+) -> anyhow::Result<std::sync::Arc<CohortRows>> {
+    data::fetch_cohort(conn, compiled)
+}
+
 /// Reads one outcome's analysis dataset (after [`PreparedStudy::build_cohort`]).
+pub fn fetch_outcome(
+    conn: &duckdb::Connection,
+    outcome: &studies::compile::CompiledOutcome,
+    cohort: &std::sync::Arc<CohortRows>,
+) -> anyhow::Result<OutcomeData> {
+    data::fetch(conn, &outcome.statement, cohort)
+}
+
+/// Reads who the cohort rows are and one outcome's dataset (one outcome alone).
 pub fn fetch_dataset(
     conn: &duckdb::Connection,
     outcome: &studies::compile::CompiledOutcome,
     compiled: &studies::compile::Compiled,
 ) -> anyhow::Result<OutcomeData> {
-    data::fetch(conn, &outcome.statement, &compiled.covariates)
+    fetch_outcome(conn, outcome, &fetch_cohort(conn, compiled)?)
 }
 
 #[derive(Debug, Args)]

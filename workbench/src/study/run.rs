@@ -12,7 +12,7 @@ use studies::Protocol;
 use studies::bundle::{AttritionStep, BUNDLE_FORMAT, Bundle, Count, Stamp};
 use studies::compile::{Compiled, Statement, compile};
 
-use super::data::{OutcomeData, bind, fetch};
+use super::data::{OutcomeData, bind, fetch, fetch_cohort};
 use super::{analyse, gate, load, write};
 use crate::store::Store;
 
@@ -127,13 +127,14 @@ pub fn run_study(
     prepared.build_cohort(conn)?;
     tick("counting attrition".into());
     let attrition = prepared.attrition(conn)?;
+    let cohort = fetch_cohort(conn, &prepared.compiled).context("reading the cohort's rows")?;
     let mut datasets = Vec::new();
     let mut results = Vec::new();
     let mut raw_curves = Vec::new();
     let p = &prepared.protocol;
     for o in &prepared.compiled.outcomes {
         tick(format!("outcome {}: deriving the dataset", o.outcome.id));
-        let data = fetch(conn, &o.statement, &prepared.compiled.covariates)
+        let data = fetch(conn, &o.statement, &cohort)
             .with_context(|| format!("deriving outcome {}", o.outcome.id))?;
         tick(format!("outcome {}: running the models", o.outcome.id));
         let (result, curves) =
@@ -405,10 +406,11 @@ pub fn why(file: &Path, store_path: &Path, child: &str) -> anyhow::Result<String
         }
     }
     prepared.build_cohort(conn)?;
+    let cohort = fetch_cohort(conn, &prepared.compiled)?;
     for o in &prepared.compiled.outcomes {
-        let data = fetch(conn, &o.statement, &prepared.compiled.covariates)?;
+        let data = fetch(conn, &o.statement, &cohort)?;
         let rows: Vec<usize> = (0..data.len())
-            .filter(|&i| data.child[i] == child)
+            .filter(|&i| data.child(i) == child)
             .collect();
         let _ = writeln!(out, "\n{} {}:", o.outcome.id, o.outcome.label);
         if rows.is_empty() {

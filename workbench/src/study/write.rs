@@ -8,7 +8,7 @@ use anyhow::Context;
 use duckdb::Connection;
 use duckdb::types::Value;
 use studies::bundle::Count;
-use studies::compile::Compiled;
+use studies::compile::{Compiled, VALUE_COLUMNS};
 
 use super::data::bind;
 use super::run::StudyRun;
@@ -204,10 +204,21 @@ pub fn bundle_dir(
     if row_level {
         let dir = out.join("datasets");
         std::fs::create_dir_all(&dir)?;
+        // Who each row is, from the cohort, then the outcome's columns.
+        let who: String = ["episode_id", "child_pid", "family_pid", "centre_id", "grp"]
+            .into_iter()
+            .map(String::from)
+            .chain(compiled.covariates.iter().map(|c| c.column.clone()))
+            .map(|c| format!("c.{c}, "))
+            .collect();
+        let values: Vec<String> = VALUE_COLUMNS.iter().map(|v| format!("d.{v}")).collect();
         for o in &compiled.outcomes {
             conn.execute(
                 &format!(
-                    "CREATE OR REPLACE TEMP TABLE dataset_out AS {}",
+                    "CREATE OR REPLACE TEMP TABLE dataset_out AS
+SELECT {who}{} FROM ({}) d JOIN study_cohort c ON c.cohort_row = d.cohort_row
+ ORDER BY d.cohort_row, d.t_start",
+                    values.join(", "),
                     o.statement.sql
                 ),
                 duckdb::params_from_iter(bind(&o.statement.params)),

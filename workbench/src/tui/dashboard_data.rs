@@ -197,10 +197,10 @@ fn centre_medians(
     let data = crate::study::fetch_dataset(conn, outcome, &prepared.compiled)?;
     // The last row of each episode carries its final status.
     let last: Vec<usize> = (0..data.len())
-        .filter(|&i| i + 1 == data.len() || data.episode[i + 1] != data.episode[i])
+        .filter(|&i| i + 1 == data.len() || data.episode(i + 1) != data.episode(i))
         .filter(|&i| data.t_stop[i].is_some() && data.status[i].is_some())
         .collect();
-    let mut centres: Vec<String> = last.iter().map(|&i| data.centre[i].clone()).collect();
+    let mut centres: Vec<String> = last.iter().map(|&i| data.centre(i).to_string()).collect();
     centres.sort();
     centres.dedup();
     let time: Vec<f64> = last
@@ -216,7 +216,7 @@ fn centre_medians(
         .map(|&i| {
             centres
                 .iter()
-                .position(|c| c == &data.centre[i])
+                .position(|c| c == data.centre(i))
                 .unwrap_or(0) as u32
         })
         .collect();
