@@ -17,6 +17,9 @@ pub struct Config {
     pub store: Option<PathBuf>,
     #[serde(default)]
     pub privacy: PrivacyPolicy,
+    /// The memory DuckDB may use per open store (`2GB`, `512MB`; default
+    /// [`crate::store::DEFAULT_MEMORY_LIMIT`]); beyond it, queries spill to disk.
+    pub memory_limit: Option<String>,
 }
 
 impl Config {
@@ -48,6 +51,16 @@ impl Config {
             "{}: [privacy] needs k_screen >= 1 and k_file >= k_screen",
             path.display()
         );
+        if let Some(limit) = &cfg.memory_limit {
+            let accepted = duckdb::Config::default()
+                .max_memory(limit)
+                .and_then(duckdb::Connection::open_in_memory_with_flags);
+            anyhow::ensure!(
+                accepted.is_ok(),
+                "{}: memory_limit = {limit:?} is not a size DuckDB accepts; write it like \"2GB\" or \"512MB\"",
+                path.display()
+            );
+        }
         Ok(cfg)
     }
 
@@ -101,5 +114,19 @@ mod tests {
         assert!(Config::from_file(&p).is_err());
         std::fs::write(&p, "[privacy]\nk_screen = 8\nk_file = 6\n").unwrap();
         assert!(Config::from_file(&p).is_err());
+    }
+
+    #[test]
+    fn a_memory_limit_must_be_a_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        std::fs::write(&p, "memory_limit = \"2GB\"\n").unwrap();
+        assert_eq!(
+            Config::from_file(&p).unwrap().memory_limit.as_deref(),
+            Some("2GB")
+        );
+        std::fs::write(&p, "memory_limit = \"lots\"\n").unwrap();
+        let err = format!("{:#}", Config::from_file(&p).unwrap_err());
+        assert!(err.contains("memory_limit") && err.contains("2GB"), "{err}");
     }
 }

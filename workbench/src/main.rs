@@ -82,6 +82,9 @@ fn quiet_on_broken_pipe() {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load()?;
+    if let Some(limit) = &config.memory_limit {
+        workbench::store::set_memory_limit(limit);
+    }
     let Some(command) = cli.command else {
         return tui::run(&config, &cli.tui, tui::Mode::Full).map(|()| ExitCode::SUCCESS);
     };

@@ -36,7 +36,7 @@ fn run(store: &Path, protocol: &Path) -> Result<Bundle> {
     let (p, bytes) = study::load(protocol)?;
     let s = Store::open(store)?;
     let prepared = PreparedStudy::new(&s, p, &bytes, "p.toml")?;
-    Ok(run_study(&prepared, s.conn(), None)?.bundle)
+    run_study(&prepared, s.conn(), None)
 }
 
 fn value(c: Count) -> Option<u64> {

@@ -44,7 +44,7 @@ fn run(store: &Path, dir: &Path, compare: &str) -> Result<Bundle> {
     let (p, bytes) = study::load(&path)?;
     let s = Store::open(store)?;
     let prepared = PreparedStudy::new(&s, p, &bytes, "p.toml")?;
-    Ok(run_study(&prepared, s.conn(), None)?.bundle)
+    run_study(&prepared, s.conn(), None)
 }
 
 fn comparison(b: &Bundle) -> Result<&Comparison> {

@@ -26,7 +26,7 @@ use studies::Protocol;
 use crate::config::Config;
 
 pub use data::{CohortRows, OutcomeData};
-pub use run::{AttritionCount, PreparedStudy, StudyRun, execute, run_study};
+pub use run::{AttritionCount, PreparedStudy, execute, run_study};
 
 /// Reads who each cohort row is (after [`PreparedStudy::build_cohort`]), for
 /// [`fetch_outcome`].

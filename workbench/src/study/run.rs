@@ -12,7 +12,7 @@ use studies::Protocol;
 use studies::bundle::{AttritionStep, BUNDLE_FORMAT, Bundle, Count, Stamp};
 use studies::compile::{Compiled, Statement, compile};
 
-use super::data::{OutcomeData, bind, fetch, fetch_cohort};
+use super::data::{bind, fetch, fetch_cohort};
 use super::{analyse, gate, load, write};
 use crate::store::Store;
 
@@ -32,13 +32,6 @@ pub struct AttritionCount {
     pub exclude: bool,
     pub children: u64,
     pub episodes: u64,
-}
-
-/// The raw (ungated) products of a run, before the bundle is written.
-pub struct StudyRun {
-    pub bundle: Bundle,
-    /// Each outcome's row-level dataset, in protocol order.
-    pub datasets: Vec<OutcomeData>,
 }
 
 impl PreparedStudy {
@@ -111,12 +104,13 @@ pub fn execute(conn: &Connection, s: &Statement) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a prepared study on `conn` (the store's connection): the gated bundle and the datasets.
+/// Runs a prepared study on `conn` (the store's connection): the gated bundle. Each outcome's
+/// dataset is analysed and dropped before the next is read, so memory holds one at a time.
 pub fn run_study(
     prepared: &PreparedStudy,
     conn: &Connection,
     progress: Option<&ProgressBar>,
-) -> anyhow::Result<StudyRun> {
+) -> anyhow::Result<Bundle> {
     let tick = |msg: String| {
         if let Some(p) = progress {
             p.set_message(msg);
@@ -128,7 +122,6 @@ pub fn run_study(
     tick("counting attrition".into());
     let attrition = prepared.attrition(conn)?;
     let cohort = fetch_cohort(conn, &prepared.compiled).context("reading the cohort's rows")?;
-    let mut datasets = Vec::new();
     let mut results = Vec::new();
     let mut raw_curves = Vec::new();
     let p = &prepared.protocol;
@@ -142,7 +135,6 @@ pub fn run_study(
                 .with_context(|| format!("analysing outcome {}", o.outcome.id))?;
         results.push(result);
         raw_curves.push(curves);
-        datasets.push(data);
     }
     let k = p.privacy.k_file;
     let mut prev: Option<u64> = None;
@@ -184,7 +176,7 @@ pub fn run_study(
     };
     tick("applying the disclosure gate".into());
     gate::apply(&mut bundle, &raw_curves, p.cohort.entry, k)?;
-    Ok(StudyRun { bundle, datasets })
+    Ok(bundle)
 }
 
 /// `study run`: runs the protocol and writes the bundle into `out`; returns a summary.
@@ -213,14 +205,14 @@ pub fn run_to_dir(
     } else {
         None
     };
-    let mut run = run_study(&prepared, store.conn(), bar.as_ref())?;
+    let mut bundle = run_study(&prepared, store.conn(), bar.as_ref())?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    run.bundle.row_level_written = row_level;
+    bundle.row_level_written = row_level;
     write::bundle_dir(
         store.conn(),
-        &run,
+        &bundle,
         &prepared.compiled,
         &bytes,
         out,
@@ -239,7 +231,7 @@ pub fn run_to_dir(
             ),
         )?;
     }
-    Ok(summary(&run.bundle, out))
+    Ok(summary(&bundle, out))
 }
 
 /// The text printed after a run: attrition and the headline of each outcome.

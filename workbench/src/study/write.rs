@@ -7,11 +7,10 @@ use std::path::Path;
 use anyhow::Context;
 use duckdb::Connection;
 use duckdb::types::Value;
-use studies::bundle::Count;
+use studies::bundle::{Bundle, Count};
 use studies::compile::{Compiled, VALUE_COLUMNS};
 
 use super::data::bind;
-use super::run::StudyRun;
 use crate::export::sql_literal;
 
 fn count(c: Count) -> Value {
@@ -61,17 +60,16 @@ fn parquet(
     Ok(())
 }
 
-/// Writes the bundle of `run` into `out` (created if needed).
+/// Writes bundle `b` into `out` (created if needed).
 pub fn bundle_dir(
     conn: &Connection,
-    run: &StudyRun,
+    b: &Bundle,
     compiled: &Compiled,
     protocol_text: &[u8],
     out: &Path,
     row_level: bool,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let b = &run.bundle;
     let json = serde_json::to_string_pretty(b)?;
     std::fs::write(out.join("bundle.json"), json + "\n")?;
     std::fs::write(out.join("protocol.toml"), protocol_text)?;

@@ -428,5 +428,5 @@ pub fn study(
     progress.set_message("hashing the release");
     let hash = release_hash(conn, release, hashes)?;
     let prepared = prepare(protocol, release, hash)?;
-    Ok(run_study(&prepared, conn, Some(progress))?.bundle)
+    run_study(&prepared, conn, Some(progress))
 }
