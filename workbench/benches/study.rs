@@ -1,9 +1,10 @@
 //! Cohort and every outcome dataset of a study over a large store: the SQL the study compiler
 //! emits, run by DuckDB (models not included). Goal: 1M children in under 5 s.
 //!
-//! `cargo bench -p workbench --bench study`. WORKBENCH_BENCH_STORE names an existing synthetic
+//! `cargo bench --workspace --bench study`. WORKBENCH_BENCH_STORE names an existing synthetic
 //! store (else one of WORKBENCH_BENCH_CHILDREN children, default 1,000,000, is generated once into
-//! $HOME/.cache/workbench-bench/, which takes minutes).
+//! $HOME/.cache/workbench-bench/, which takes minutes). WORKBENCH_BENCH_MEMORY_LIMIT sets DuckDB's
+//! memory limit (default: the store's, 4GB).
 
 use std::path::PathBuf;
 
@@ -25,6 +26,9 @@ fn store_path() -> PathBuf {
 }
 
 fn study(c: &mut Criterion) {
+    if let Ok(limit) = std::env::var("WORKBENCH_BENCH_MEMORY_LIMIT") {
+        workbench::store::set_memory_limit(&limit);
+    }
     let path = store_path();
     let store = Store::open(&path).expect("store");
     let protocol = Protocol::parse("bench.toml", PROTOCOL).expect("protocol");

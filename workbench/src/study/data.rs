@@ -7,7 +7,7 @@ use std::sync::Arc;
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, ArrayRef, AsArray};
 use duckdb::arrow::compute::cast;
-use duckdb::arrow::datatypes::{DataType, Float64Type};
+use duckdb::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use duckdb::types::Value;
 use models::design::CovariateColumn as DesignColumn;
 use studies::compile::{Compiled, KEY_COLUMNS, Param, Params, Statement, VALUE_COLUMNS};
@@ -83,11 +83,10 @@ fn numbers(a: &ArrayRef) -> anyhow::Result<Vec<Option<f64>>> {
     Ok(a.as_primitive::<Float64Type>().iter().collect())
 }
 
+/// A column as optional integers (booleans as 0/1, NULL-typed columns as all missing).
 fn integers(a: &ArrayRef) -> anyhow::Result<Vec<Option<i64>>> {
-    Ok(numbers(a)?
-        .into_iter()
-        .map(|v| v.map(|x| x as i64))
-        .collect())
+    let a = cast(a, &DataType::Int64)?;
+    Ok(a.as_primitive::<Int64Type>().iter().collect())
 }
 
 fn booleans(a: &ArrayRef) -> anyhow::Result<Vec<Option<bool>>> {
