@@ -4,12 +4,12 @@
 //! `study_assessments`; see the `cohort` module).
 //!
 //! Every dataset has the same columns (NULL where they do not apply), so readers need one shape:
-//! `cohort_row` (the row of `study_cohort` it belongs to), then `t_start`, `t_stop` (days since the time origin),
-//! `status` (0 censored, k = the outcome's k-th cause), `treated` (the compared intervention in
-//! this interval), `complete_window` (the child can complete the fixed window), `baseline`,
-//! `followup` (phase-3 scores), `improved`, `recovered` (0/1), `events` and `exposure_days`
-//! (rates). Time-to-event ties: an event beats censoring on the same day, and causes rank in
-//! the outcome's order.
+//! `cohort_row` (the row of `study_cohort` it belongs to), then `t_start`, `t_stop` (days since
+//! the time origin), `status` (0 censored, k = the outcome's k-th cause), `treated` (the
+//! compared intervention in this interval), `complete_window` (the child can complete the fixed
+//! window), `baseline`, `followup` (phase-3 scores), `improved`, `recovered` (0/1), `events` and
+//! `exposure_days` (rates). Time-to-event ties: an event beats censoring on the same day, and
+//! causes rank in the outcome's order.
 
 use super::{Params, Statement, VALUE_COLUMNS};
 use crate::outcomes::Outcome;
