@@ -46,10 +46,10 @@ fn groups(p: &Protocol, d: &OutcomeData) -> (Vec<String>, Vec<Option<u32>>) {
         Some(g) if g.levels.is_some() => g.levels.clone().unwrap_or_default(),
         Some(g) if g.intervention.is_some() => vec!["untreated".into(), "treated".into()],
         _ => {
-            let mut l: Vec<String> = (0..d.len()).map(|i| d.group(i).to_string()).collect();
-            l.sort();
+            let mut l: Vec<&str> = (0..d.len()).map(|i| d.group(i)).collect();
+            l.sort_unstable();
             l.dedup();
-            l
+            l.into_iter().map(String::from).collect()
         }
     };
     let codes = (0..d.len())

@@ -96,7 +96,8 @@ fn booleans(a: &ArrayRef) -> anyhow::Result<Vec<Option<bool>>> {
     })
 }
 
-/// Reads who each cohort row is (after the cohort is built), a column at a time.
+/// Reads who each cohort row is (after `PreparedStudy::build_cohort`), a column at a time, for
+/// `fetch_outcome`.
 pub fn fetch_cohort(conn: &Connection, compiled: &Compiled) -> anyhow::Result<Arc<CohortRows>> {
     let s = &compiled.cohort_rows;
     let covariates = &compiled.covariates;

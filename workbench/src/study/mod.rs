@@ -25,17 +25,8 @@ use studies::Protocol;
 
 use crate::config::Config;
 
-pub use data::{CohortRows, OutcomeData};
+pub use data::{CohortRows, OutcomeData, fetch_cohort};
 pub use run::{AttritionCount, PreparedStudy, execute, run_study};
-
-/// Reads who each cohort row is (after [`PreparedStudy::build_cohort`]), for
-/// [`fetch_outcome`].
-pub fn fetch_cohort(
-    conn: &duckdb::Connection,
-    compiled: &studies::compile::Compiled,
-) -> anyhow::Result<std::sync::Arc<CohortRows>> {
-    data::fetch_cohort(conn, compiled)
-}
 
 /// Reads one outcome's analysis dataset (after [`PreparedStudy::build_cohort`]).
 pub fn fetch_outcome(
