@@ -160,12 +160,13 @@ pub fn all_names() -> Vec<String> {
     out
 }
 
-/// The SQL expression of covariate `name` over the cohort row `c` (columns of the `cohort` CTE).
-pub fn sql(name: &str, p: &mut Params) -> Option<String> {
+/// The SQL expression of covariate `name` over the cohort row `c` (columns of the `cohort` CTE);
+/// `release` is the SQL of the release id (a placeholder or a column of `c`).
+pub fn sql(name: &str, release: &str, p: &mut Params) -> Option<String> {
     let ctx_exists = |code: String| {
         format!(
-            "CASE WHEN EXISTS (SELECT 1 FROM episode_context x WHERE x.release_id = c.release_id \
-             AND x.episode_id = c.episode_id AND x.context_code = {code}) THEN 1 ELSE 0 END"
+            "CASE WHEN EXISTS (SELECT 1 FROM episode_context x WHERE x.release_id = {release} \
+             AND x.episode_key = c.episode_key AND x.context_code = {code}) THEN 1 ELSE 0 END"
         )
     };
     Some(match name {
@@ -189,19 +190,22 @@ pub fn sql(name: &str, p: &mut Params) -> Option<String> {
         "referral_group" => "c.source_group".into(),
         "referral_source" => "c.referral_source".into(),
         "melding_type" => "COALESCE(c.melding_type, 'UNKNOWN')".into(),
-        "safety_plan" => "CASE WHEN EXISTS (SELECT 1 FROM intervention x WHERE x.release_id = \
-                          c.release_id AND x.episode_id = c.episode_id AND x.intervention_code = \
-                          'SAFETY_PLAN' AND x.start_date <= c.entry_date + 14) THEN 1 ELSE 0 END"
-            .into(),
-        "substantiated" => "CASE WHEN EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = \
-                            c.release_id AND x.report_id = c.index_report_id AND x.child_pid = \
-                            c.child_pid AND x.finding IN ('SUBSTANTIATED', 'INDICATED')) THEN 1 ELSE 0 END"
-            .into(),
+        "safety_plan" => format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM intervention x WHERE x.release_id = {release} \
+             AND x.episode_key = c.episode_key AND x.intervention_code = 'SAFETY_PLAN' \
+             AND x.start_date <= c.entry_date + 14) THEN 1 ELSE 0 END"
+        ),
+        "substantiated" => format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = {release} \
+             AND x.report_key = c.index_report_key AND x.child_key = c.child_key \
+             AND x.finding IN ('SUBSTANTIATED', 'INDICATED')) THEN 1 ELSE 0 END"
+        ),
         "entry_year" => "EXTRACT(YEAR FROM c.entry_date)".into(),
-        "risk_contexts" => "(SELECT count(*) FROM episode_context x WHERE x.release_id = c.release_id \
-                            AND x.episode_id = c.episode_id AND x.context_code IN \
-                            ('PARENT_MENTAL_ILLNESS', 'PARENT_SUBSTANCE', 'PARTNER_VIOLENCE', 'POVERTY'))"
-            .into(),
+        "risk_contexts" => format!(
+            "(SELECT count(*) FROM episode_context x WHERE x.release_id = {release} \
+             AND x.episode_key = c.episode_key AND x.context_code IN \
+             ('PARENT_MENTAL_ILLNESS', 'PARENT_SUBSTANCE', 'PARTNER_VIOLENCE', 'POVERTY'))"
+        ),
         _ => {
             if let Some(code) = name.strip_prefix("form_") {
                 let v = p.text(code);

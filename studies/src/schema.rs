@@ -5,7 +5,7 @@
 //! content hash walks them; no other crate spells a column list of its own.
 
 /// Version of the schema written into every store. Bump it when a definition below changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// SQL schema (namespace) that holds synthetic ground truth, never mixed with case tables.
 pub const TRUTH_SCHEMA: &str = "truth";
@@ -809,6 +809,77 @@ pub const TABLES: &[Table] = &[
     },
 ];
 
+/// An integer column the store derives from a text identifier of a case table, so that studies
+/// join and sort on integers instead of 64-character pseudonyms. Not a column of any data file:
+/// the store assigns it after a release is validated ([`SurrogateKey::numbers`] first), and the
+/// content hash, the exporter and validation never read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurrogateKey {
+    /// The case table carrying the key column.
+    pub table: &'static str,
+    /// The key column (`INTEGER`, NULL where `source` is NULL).
+    pub column: &'static str,
+    /// The text identifier it stands for, a column of `table`.
+    pub source: &'static str,
+    /// The table whose key `source` names. Where it is `table` itself and `source` is its key,
+    /// the key numbers that table's rows 1, 2, ... in `source` order within the release (so
+    /// ordering by the integer orders by the identifier); elsewhere it is looked up there.
+    pub numbered_by: &'static str,
+}
+
+impl SurrogateKey {
+    /// Whether this key numbers its own table's rows (rather than referring to another's).
+    pub fn numbers(&self) -> bool {
+        self.table == self.numbered_by
+            && table(self.table).is_some_and(|t| t.key[1..] == [self.source])
+    }
+}
+
+const fn surrogate(
+    table: &'static str,
+    column: &'static str,
+    source: &'static str,
+    numbered_by: &'static str,
+) -> SurrogateKey {
+    SurrogateKey {
+        table,
+        column,
+        source,
+        numbered_by,
+    }
+}
+
+/// Every surrogate key, the numbering ones first.
+pub const SURROGATE_KEYS: &[SurrogateKey] = &[
+    surrogate("child", "child_key", "child_pid", "child"),
+    surrogate("episode", "episode_key", "episode_id", "episode"),
+    surrogate("report", "report_key", "report_id", "report"),
+    surrogate("episode", "child_key", "child_pid", "child"),
+    surrogate("episode", "index_report_key", "index_report_id", "report"),
+    surrogate(
+        "episode",
+        "transferred_to_episode_key",
+        "transferred_to_episode_id",
+        "episode",
+    ),
+    surrogate("report_child", "report_key", "report_id", "report"),
+    surrogate("report_child", "child_key", "child_pid", "child"),
+    surrogate("report_child_form", "report_key", "report_id", "report"),
+    surrogate("report_child_form", "child_key", "child_pid", "child"),
+    surrogate("episode_context", "episode_key", "episode_id", "episode"),
+    surrogate("intervention", "episode_key", "episode_id", "episode"),
+    surrogate("placement", "episode_key", "episode_id", "episode"),
+    surrogate("event", "child_key", "child_pid", "child"),
+    surrogate("event", "episode_key", "episode_id", "episode"),
+    surrogate("observation_window", "child_key", "child_pid", "child"),
+    surrogate("assessment", "child_key", "child_pid", "child"),
+];
+
+/// The surrogate keys a table carries after its columns, in storage order.
+pub fn surrogate_keys(table: &str) -> impl Iterator<Item = &'static SurrogateKey> {
+    SURROGATE_KEYS.iter().filter(move |k| k.table == table)
+}
+
 /// The table of this name, if any.
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
@@ -866,6 +937,55 @@ mod tests {
                         c.name
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn surrogate_keys_stand_for_real_identifiers() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, k) in SURROGATE_KEYS.iter().enumerate() {
+            let t = table(k.table).unwrap_or_else(|| panic!("{}", k.table));
+            assert_eq!(t.kind, TableKind::Case, "{}", k.table);
+            assert!(
+                t.column(k.column).is_none(),
+                "{}.{} is a file column",
+                k.table,
+                k.column
+            );
+            assert!(
+                seen.insert((k.table, k.column)),
+                "{}.{} twice",
+                k.table,
+                k.column
+            );
+            let target = table(k.numbered_by).unwrap_or_else(|| panic!("{}", k.numbered_by));
+            assert_eq!(
+                target.key.len(),
+                2,
+                "{} is numbered by one identifier",
+                target.name
+            );
+            let numbering = SURROGATE_KEYS
+                .iter()
+                .position(|n| n.numbers() && n.table == k.numbered_by)
+                .unwrap_or_else(|| panic!("nothing numbers {}", k.numbered_by));
+            if k.numbers() {
+                assert_eq!(numbering, i);
+            } else {
+                // Numbered before it is looked up, under the same column name for one table.
+                assert!(numbering < i, "{}.{}", k.table, k.column);
+                assert!(t.column(k.source).is_some(), "{}.{}", k.table, k.source);
+                // A reference to the numbered table, or through a table carrying this key.
+                assert!(
+                    t.references.iter().any(|r| r.columns.contains(&k.source)
+                        && (r.table == k.numbered_by
+                            || surrogate_keys(r.table).any(|o| o.column == k.column))),
+                    "{}.{} does not reference {}",
+                    k.table,
+                    k.source,
+                    k.numbered_by
+                );
             }
         }
     }

@@ -164,23 +164,23 @@ mod tests {
         let a = "a".repeat(20);
         let b = "b".repeat(20);
         c.execute(
-            "INSERT INTO child VALUES ('r1', ?, NULL, 'F', '2010-01', NULL, NULL)",
+            "INSERT INTO child (release_id, child_pid, family_pid, sex, birth_ym, expected_birth_ym, date_of_18th_birthday) VALUES ('r1', ?, NULL, 'F', '2010-01', NULL, NULL)",
             params![a],
         )
         .unwrap();
         c.execute(
-            "INSERT INTO child VALUES ('r1', ?, NULL, 'M', NULL, NULL, NULL)",
+            "INSERT INTO child (release_id, child_pid, family_pid, sex, birth_ym, expected_birth_ym, date_of_18th_birthday) VALUES ('r1', ?, NULL, 'M', NULL, NULL, NULL)",
             params![b],
         )
         .unwrap();
         // Same rows, other insertion order, other release id.
         c.execute(
-            "INSERT INTO child VALUES ('r2', ?, NULL, 'M', NULL, NULL, NULL)",
+            "INSERT INTO child (release_id, child_pid, family_pid, sex, birth_ym, expected_birth_ym, date_of_18th_birthday) VALUES ('r2', ?, NULL, 'M', NULL, NULL, NULL)",
             params![b],
         )
         .unwrap();
         c.execute(
-            "INSERT INTO child VALUES ('r2', ?, NULL, 'F', '2010-01', NULL, NULL)",
+            "INSERT INTO child (release_id, child_pid, family_pid, sex, birth_ym, expected_birth_ym, date_of_18th_birthday) VALUES ('r2', ?, NULL, 'F', '2010-01', NULL, NULL)",
             params![a],
         )
         .unwrap();

@@ -138,6 +138,9 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        if found == "1" {
+            return self.migrate_from_v1();
+        }
         if found != SCHEMA_VERSION.to_string() {
             return Err(StoreError::Version {
                 path: self.path.clone(),
@@ -146,6 +149,36 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Version 1 had no surrogate keys: adds their columns and assigns them for every release, in
+    /// one transaction (a few seconds per million children).
+    fn migrate_from_v1(&self) -> Result<(), StoreError> {
+        let mut sql = String::from("BEGIN TRANSACTION;\n");
+        for k in schema::SURROGATE_KEYS {
+            sql.push_str(&format!(
+                "ALTER TABLE {} ADD COLUMN {} INTEGER;\n",
+                k.table, k.column
+            ));
+        }
+        self.conn.execute_batch(&sql)?;
+        let migrated = (|| {
+            for r in self.releases()? {
+                assign_keys(&self.conn, &r.release_id)?;
+            }
+            self.conn.execute(
+                "UPDATE workbench_meta SET value = ? WHERE key = 'schema_version'",
+                params![SCHEMA_VERSION.to_string()],
+            )?;
+            Ok::<(), StoreError>(())
+        })();
+        match migrated {
+            Ok(()) => Ok(self.conn.execute_batch("COMMIT")?),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn create_schema(&self) -> Result<(), StoreError> {
@@ -336,7 +369,44 @@ pub fn delete_release_rows(conn: &Connection, release_id: &str) -> Result<(), du
     Ok(())
 }
 
-/// `CREATE TABLE` for one schema table. Code lists and the release register get primary keys
+/// Assigns the surrogate keys (`studies::schema::SURROGATE_KEYS`) of one release on `conn`, inside
+/// the caller's transaction, after the release passed validation (its identifiers are unique and
+/// its references resolve): each numbering key 1, 2, ... in identifier order, then each reference
+/// looked up from the table it names.
+pub fn assign_keys(conn: &Connection, release_id: &str) -> Result<(), duckdb::Error> {
+    for k in schema::SURROGATE_KEYS {
+        let sql = if k.numbers() {
+            format!(
+                "UPDATE {t} SET {col} = n.k \
+                   FROM (SELECT {src} AS id, CAST(row_number() OVER (ORDER BY {src}) AS INTEGER) AS k \
+                           FROM {t} WHERE release_id = $1) n \
+                  WHERE {t}.release_id = $1 AND {t}.{src} = n.id",
+                t = k.table,
+                col = k.column,
+                src = k.source,
+            )
+        } else {
+            let numbering = schema::SURROGATE_KEYS
+                .iter()
+                .find(|n| n.numbers() && n.table == k.numbered_by)
+                .expect("every referenced table is numbered (schema test)");
+            format!(
+                "UPDATE {t} SET {col} = n.{ncol} FROM {nt} n \
+                  WHERE n.release_id = $1 AND {t}.release_id = $1 AND {t}.{src} = n.{nsrc}",
+                t = k.table,
+                col = k.column,
+                src = k.source,
+                nt = numbering.table,
+                ncol = numbering.column,
+                nsrc = numbering.source,
+            )
+        };
+        conn.execute(&sql, params![release_id])?;
+    }
+    Ok(())
+}
+
+/// `CREATE TABLE` for one schema table, with its surrogate keys after the schema's columns. Code lists and the release register get primary keys
 /// (small); case and truth tables get none: at tens of millions of rows an index costs memory, so
 /// keys, uniqueness and references are checked by validation queries instead.
 pub fn create_table_sql(t: &Table) -> String {
@@ -351,6 +421,7 @@ pub fn create_table_sql(t: &Table) -> String {
                 if c.nullable { "" } else { " NOT NULL" }
             )
         })
+        .chain(schema::surrogate_keys(t.name).map(|k| format!("{} INTEGER", k.column)))
         .collect();
     let pk = match t.kind {
         TableKind::CodeList | TableKind::Release => format!(", PRIMARY KEY ({})", t.key.join(", ")),
@@ -378,6 +449,80 @@ mod tests {
             .unwrap();
         // DuckDB reports 4GB as 3.7 GiB
         assert!(limit.contains("GiB") && limit.starts_with("3.7"), "{limit}");
+    }
+
+    /// Two children and three episodes (one transferred to another), keys NULL.
+    fn two_children(c: &Connection) {
+        c.execute_batch(
+            "INSERT INTO data_release (release_id, extract_date, source_system, pseudonym_scheme, is_synthetic) \
+               VALUES ('r', DATE '2025-06-30', 'OTHER', 's', false);
+             INSERT INTO child (release_id, child_pid, sex) VALUES
+               ('r', 'zzzzzzzzzzzzzzzzzzzz', 'F'), ('r', 'aaaaaaaaaaaaaaaaaaaa', 'M');
+             INSERT INTO episode (release_id, episode_id, child_pid, centre_id, entry_date, referral_source, \
+                                  transferred_to_episode_id, episode_seq) VALUES
+               ('r', 'E2', 'zzzzzzzzzzzzzzzzzzzz', 'VK_ANT', DATE '2020-01-01', 'SCHOOL', 'E3', 1),
+               ('r', 'E1', 'aaaaaaaaaaaaaaaaaaaa', 'VK_ANT', DATE '2020-01-01', 'SCHOOL', NULL, 1),
+               ('r', 'E3', 'zzzzzzzzzzzzzzzzzzzz', 'VK_BRU', DATE '2020-02-01', 'SCHOOL', NULL, 2);",
+        )
+        .unwrap();
+    }
+
+    fn keys(c: &Connection) -> Vec<(String, i64, i64, Option<i64>)> {
+        let mut st = c
+            .prepare(
+                "SELECT e.episode_id, e.episode_key, e.child_key, e.transferred_to_episode_key \
+                   FROM episode e JOIN child ch ON ch.child_pid = e.child_pid \
+                  WHERE ch.child_key = e.child_key ORDER BY e.episode_id",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn surrogate_keys_number_identifiers_in_order_and_follow_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_or_create(&dir.path().join("s.duckdb")).unwrap();
+        two_children(s.conn());
+        assign_keys(s.conn(), "r").unwrap();
+        let want = vec![
+            ("E1".to_string(), 1, 1, None),
+            ("E2".to_string(), 2, 2, Some(3)),
+            ("E3".to_string(), 3, 2, None),
+        ];
+        assert_eq!(keys(s.conn()), want);
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.duckdb");
+        {
+            let s = Store::open_or_create(&path).unwrap();
+            two_children(s.conn());
+            for k in schema::SURROGATE_KEYS {
+                s.conn()
+                    .execute_batch(&format!("ALTER TABLE {} DROP COLUMN {}", k.table, k.column))
+                    .unwrap();
+            }
+            s.conn()
+                .execute_batch("UPDATE workbench_meta SET value = '1' WHERE key = 'schema_version'")
+                .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(keys(s.conn()).len(), 3);
+        assert_eq!(keys(s.conn())[1], ("E2".to_string(), 2, 2, Some(3)));
+        let v: String = s
+            .conn()
+            .query_row(
+                "SELECT value FROM workbench_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION.to_string());
     }
 
     #[test]

@@ -513,6 +513,7 @@ impl World {
                 params![RELEASE, ep, code],
             );
         }
+        workbench::store::assign_keys(c, RELEASE).expect("surrogate keys");
         store
     }
 }

@@ -49,8 +49,8 @@ fn entry_ctes(p: &Protocol, release_id: &str, data: RuleData, params: &mut Param
     let to = params.date(&p.cohort.entry_to);
     let (rank, first_only, which) = match p.cohort.entry {
         EntryKind::First => (
-            "row_number() OVER (PARTITION BY e.child_pid
-                                   ORDER BY e.entry_date, e.episode_seq, e.episode_id)",
+            "row_number() OVER (PARTITION BY e.child_key
+                                   ORDER BY e.entry_date, e.episode_seq, e.episode_key)",
             "\n   WHERE x.entry_rank = 1",
             "each child's first entry episode in the window",
         ),
@@ -77,15 +77,15 @@ fn entry_ctes(p: &Protocol, release_id: &str, data: RuleData, params: &mut Param
                 "
 -- the contexts of each entry episode
 entry_contexts AS (
-  SELECT t.episode_id, list(t.context_code) AS contexts
+  SELECT t.episode_key, list(t.context_code) AS contexts
     FROM episode_context t
    WHERE t.release_id = {release}
-     AND t.episode_id IN (SELECT x.episode_id FROM entry_candidates x WHERE TRUE{first_and})
-   GROUP BY t.episode_id
+     AND t.episode_key IN (SELECT x.episode_key FROM entry_candidates x WHERE TRUE{first_and})
+   GROUP BY t.episode_key
 ),"
             ),
             " ec.contexts,",
-            "\n    LEFT JOIN entry_contexts ec ON ec.episode_id = x.episode_id",
+            "\n    LEFT JOIN entry_contexts ec ON ec.episode_key = x.episode_key",
         )
     } else {
         (String::new(), "", "")
@@ -96,39 +96,42 @@ entry_contexts AS (
                 "
 -- the child's last report before each entry (washout)
 report_before AS (
-  SELECT x.episode_id, max(r.report_date) AS last_report_before_entry
+  SELECT x.episode_key, max(r.report_date) AS last_report_before_entry
     FROM entry_candidates x
-    JOIN report_child rc ON rc.release_id = x.release_id AND rc.child_pid = x.child_pid
-    JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
+    JOIN report_child rc ON rc.release_id = {release} AND rc.child_key = x.child_key
+    JOIN report r ON r.release_id = {release} AND r.report_key = rc.report_key
    WHERE r.report_date < x.entry_date{first_and}
-   GROUP BY x.episode_id
+   GROUP BY x.episode_key
 ),"
             ),
             " wb.last_report_before_entry,",
-            "\n    LEFT JOIN report_before wb ON wb.episode_id = x.episode_id",
+            "\n    LEFT JOIN report_before wb ON wb.episode_key = x.episode_key",
         )
     } else {
         (String::new(), "", "")
     };
     format!(
-        "-- every episode entering in the window; an episode that continues a transfer is not an entry
+        "-- every episode entering in the window; an episode that continues a transfer is not an entry.
+-- Joins and sorts use the store's integer keys (child_key, episode_key, report_key: numbered in
+-- identifier order), never the text identifiers.
 entry_candidates AS (
-  SELECT e.release_id, e.episode_id, e.child_pid, e.centre_id, e.entry_date, e.episode_seq,
-         e.melding_type, e.referral_source, e.age_at_entry_months, e.index_report_id,
+  SELECT e.release_id, e.episode_id, e.episode_key, e.child_pid, e.child_key, e.centre_id,
+         e.entry_date, e.episode_seq, e.melding_type, e.referral_source, e.age_at_entry_months,
+         e.index_report_key,
          {rank} AS entry_rank
     FROM episode e
    WHERE e.release_id = {release}
      AND e.entry_date BETWEEN {from} AND {to}
-     AND NOT EXISTS (SELECT 1 FROM episode t WHERE t.release_id = e.release_id
-                                              AND t.transferred_to_episode_id = e.episode_id)
+     AND NOT EXISTS (SELECT 1 FROM episode t WHERE t.release_id = {release}
+                                              AND t.transferred_to_episode_key = e.episode_key)
 ),
 -- the primary form of each entry's index report{forms_note}
 index_report AS (
-  SELECT x.episode_id, min(f.form_code) FILTER (WHERE f.is_primary) AS primary_form{forms_cols}
+  SELECT x.episode_key, min(f.form_code) FILTER (WHERE f.is_primary) AS primary_form{forms_cols}
     FROM entry_candidates x
-    JOIN report_child_form f ON f.release_id = x.release_id AND f.report_id = x.index_report_id
-                            AND f.child_pid = x.child_pid{first_and}
-   GROUP BY x.episode_id
+    JOIN report_child_form f ON f.release_id = {release} AND f.report_key = x.index_report_key
+                            AND f.child_key = x.child_key{first_and}
+   GROUP BY x.episode_key
 ),{contexts_cte}{washout_cte}
 -- entry: {which}, with what the rules read, so that rules are conditions on this row
 entry AS (
@@ -140,12 +143,12 @@ entry AS (
          dr.extract_date,
          TRUE AS kept_0
     FROM entry_candidates x
-    JOIN data_release dr ON dr.release_id = x.release_id
+    JOIN data_release dr ON dr.release_id = {release}
     JOIN centre ce ON ce.centre_id = x.centre_id
     JOIN referral_source rs ON rs.source_code = x.referral_source
-    JOIN child ch ON ch.release_id = x.release_id AND ch.child_pid = x.child_pid
-    LEFT JOIN index_report ix ON ix.episode_id = x.episode_id{ec_join}{wo_join}
-    LEFT JOIN observation_window ow ON ow.release_id = x.release_id AND ow.child_pid = x.child_pid{first_only}
+    JOIN child ch ON ch.release_id = {release} AND ch.child_key = x.child_key
+    LEFT JOIN index_report ix ON ix.episode_key = x.episode_key{ec_join}{wo_join}
+    LEFT JOIN observation_window ow ON ow.release_id = {release} AND ow.child_key = x.child_key{first_only}
 )"
     )
 }
@@ -186,7 +189,7 @@ fn rule_ctes(p: &Protocol, params: &mut Params) -> (String, Vec<Step>) {
         && let (Some(by), Some(levels)) = (&g.by, &g.levels)
     {
         let prev = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
-        let e = covariates::sql(by, params).unwrap_or_else(|| "NULL".into());
+        let e = covariates::sql(by, "c.release_id", params).unwrap_or_else(|| "NULL".into());
         let list = params.list(levels);
         let (i, n) = (steps.len() - 1, steps.len());
         sql.push_str(&format!(
@@ -332,15 +335,17 @@ pub(super) fn cohort_statement(p: &Protocol, covs: &[CovariateColumn]) -> (State
     let mut params = Params::default();
     let (ctes, steps) = marked(p, &mut params);
     let last = steps.last().map_or("entry".to_string(), |s| s.cte.clone());
+    // The rows carry their release (a bound placeholder might go unused).
+    let release = "c.release_id";
     let mut cols = Vec::new();
     for c in covs {
-        let expr = covariates::sql(&c.name, &mut params).unwrap_or_else(|| "NULL".into());
+        let expr = covariates::sql(&c.name, release, &mut params).unwrap_or_else(|| "NULL".into());
         cols.push(format!("{expr} AS {}", c.column));
     }
     let group = match &p.groups {
         Some(g) => match (&g.by, &g.intervention) {
             (Some(by), _) => {
-                let e = covariates::sql(by, &mut params).unwrap_or_else(|| "NULL".into());
+                let e = covariates::sql(by, release, &mut params).unwrap_or_else(|| "NULL".into());
                 format!("CAST({e} AS VARCHAR)")
             }
             (None, Some(code)) => {
@@ -356,8 +361,8 @@ pub(super) fn cohort_statement(p: &Protocol, covs: &[CovariateColumn]) -> (State
                 };
                 format!(
                     "CASE WHEN EXISTS (SELECT 1 FROM intervention x JOIN episode xe \
-                     ON xe.release_id = x.release_id AND xe.episode_id = x.episode_id \
-                     WHERE x.release_id = c.release_id AND xe.child_pid = c.child_pid \
+                     ON xe.release_id = {release} AND xe.episode_key = x.episode_key \
+                     WHERE x.release_id = {release} AND xe.child_key = c.child_key \
                      AND x.intervention_code = {code} AND x.start_date >= c.entry_date{window}) \
                      THEN 'treated' ELSE 'untreated' END"
                 )
@@ -375,12 +380,12 @@ pub(super) fn cohort_statement(p: &Protocol, covs: &[CovariateColumn]) -> (State
         "CREATE OR REPLACE TEMP TABLE study_cohort AS
 {ctes},
 cohort_order AS (
-  SELECT episode_id, row_number() OVER (ORDER BY child_pid, entry_date, episode_id) AS cohort_row,
-         dense_rank() OVER (ORDER BY child_pid) AS child_row
+  SELECT episode_key, row_number() OVER (ORDER BY child_key, entry_date, episode_key) AS cohort_row,
+         dense_rank() OVER (ORDER BY child_key) AS child_row
     FROM {last} WHERE {kept}
 )
 SELECT c.*, {}, n.cohort_row, n.child_row
-  FROM {last} c JOIN cohort_order n ON n.episode_id = c.episode_id
+  FROM {last} c JOIN cohort_order n ON n.episode_key = c.episode_key
  WHERE c.{kept}",
         cols.join(",\n         "),
     );
@@ -397,7 +402,7 @@ pub(super) fn attrition_statement(p: &Protocol) -> Statement {
     let counts: Vec<String> = (0..steps.len())
         .map(|i| {
             format!(
-                "count(DISTINCT child_pid) FILTER (WHERE kept_{i}) AS children_{i},\n       \
+                "count(DISTINCT child_key) FILTER (WHERE kept_{i}) AS children_{i},\n       \
                  count(*) FILTER (WHERE kept_{i}) AS episodes_{i}"
             )
         })
@@ -460,20 +465,19 @@ pub(super) fn chain_statements(p: &Protocol, release_id: &str) -> Vec<Statement>
         format!(
             "CREATE OR REPLACE TEMP TABLE study_chain AS
 WITH RECURSIVE transfer AS (
-  -- transfers to an episode the release holds
-  SELECT e.episode_id, e.transferred_to_episode_id AS next_episode_id
+  -- transfers to an episode the release holds (the key is NULL for any other)
+  SELECT e.episode_key, e.transferred_to_episode_key AS next_episode_key
     FROM episode e
-    JOIN episode nx ON nx.release_id = e.release_id AND nx.episode_id = e.transferred_to_episode_id
-   WHERE e.release_id = {release}
+   WHERE e.release_id = {release} AND e.transferred_to_episode_key IS NOT NULL
 ),
-chain (root, episode_id, depth) AS (
-  SELECT cohort_row, episode_id, 0 FROM study_cohort
+chain (root, episode_key, depth) AS (
+  SELECT cohort_row, episode_key, 0 FROM study_cohort
   UNION ALL
-  SELECT ch.root, t.next_episode_id, ch.depth + 1
-    FROM chain ch JOIN transfer t ON t.episode_id = ch.episode_id
+  SELECT ch.root, t.next_episode_key, ch.depth + 1
+    FROM chain ch JOIN transfer t ON t.episode_key = ch.episode_key
    WHERE ch.depth < 100
 )
-SELECT root, episode_id, depth FROM chain"
+SELECT root, episode_key, depth FROM chain"
         )
     });
     let mut params = Params::default();
@@ -483,8 +487,8 @@ SELECT root, episode_id, depth FROM chain"
             let code = params.text(code);
             format!(
                 "(SELECT min(x.start_date) FROM intervention x JOIN episode xe
-             ON xe.release_id = x.release_id AND xe.episode_id = x.episode_id
-          WHERE x.release_id = c.release_id AND xe.child_pid = c.child_pid
+             ON xe.release_id = {release} AND xe.episode_key = x.episode_key
+          WHERE x.release_id = {release} AND xe.child_key = c.child_key
             AND x.intervention_code = {code} AND x.start_date >= c.entry_date)"
             )
         }
@@ -498,14 +502,14 @@ SELECT root, episode_id, depth FROM chain"
 SELECT ch.root AS k, c.child_row, e.event_type, e.event_date, e.interval_lower
   FROM study_chain ch
   JOIN study_cohort c ON c.cohort_row = ch.root
-  JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
-              AND e.episode_id = ch.episode_id
+  JOIN event e ON e.release_id = {release} AND e.child_key = c.child_key
+              AND e.episode_key = ch.episode_key
  WHERE e.event_type IN {CHAIN_EVENT_TYPES}
 UNION ALL
 SELECT c.cohort_row AS k, c.child_row, e.event_type, e.event_date, e.interval_lower
   FROM study_cohort c
-  JOIN event e ON e.release_id = {release} AND e.child_pid = c.child_pid
- WHERE e.episode_id IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}"
+  JOIN event e ON e.release_id = {release} AND e.child_key = c.child_key
+ WHERE e.episode_key IS NULL AND e.event_type IN {CHAIN_EVENT_TYPES}"
         )
     });
     let child_events = with_release(&|release| {
@@ -513,7 +517,7 @@ SELECT c.cohort_row AS k, c.child_row, e.event_type, e.event_date, e.interval_lo
             "CREATE OR REPLACE TEMP TABLE study_child_events AS
 -- the cohort's children's events of any episode that outcomes read by child
 SELECT ch.child_row, e.event_type, e.event_date
-  FROM event e JOIN study_children ch ON ch.child_pid = e.child_pid
+  FROM event e JOIN study_children ch ON ch.child_key = e.child_key
  WHERE e.release_id = {release}
    AND e.event_type IN ('SAFETY_BREACH', 'PLACEMENT_START', 'PLACEMENT_MOVE')"
         )
@@ -523,17 +527,17 @@ SELECT ch.child_row, e.event_type, e.event_date
             "CREATE OR REPLACE TEMP TABLE study_reports AS
 -- the cohort's children's reports that are not flagged as duplicates, and whether a finding
 -- substantiated them (or indicated maltreatment) by the extract date
-SELECT ch.child_row, rc.report_id, r.report_date, r.report_kind,
+SELECT ch.child_row, rc.report_key, r.report_date, r.report_kind,
        COALESCE(sub.substantiated, FALSE) AS substantiated
   FROM report_child rc
-  JOIN study_children ch ON ch.child_pid = rc.child_pid
-  JOIN report r ON r.release_id = rc.release_id AND r.report_id = rc.report_id
-  LEFT JOIN (SELECT f.report_id, f.child_pid, TRUE AS substantiated
-               FROM report_child_form f JOIN data_release dr ON dr.release_id = f.release_id
+  JOIN study_children ch ON ch.child_key = rc.child_key
+  JOIN report r ON r.release_id = {release} AND r.report_key = rc.report_key
+  LEFT JOIN (SELECT f.report_key, f.child_key, TRUE AS substantiated
+               FROM report_child_form f JOIN data_release dr ON dr.release_id = {release}
               WHERE f.release_id = {release} AND f.finding IN ('SUBSTANTIATED', 'INDICATED')
                 AND f.finding_date <= dr.extract_date
-              GROUP BY f.report_id, f.child_pid) sub
-         ON sub.report_id = rc.report_id AND sub.child_pid = rc.child_pid
+              GROUP BY f.report_key, f.child_key) sub
+         ON sub.report_key = rc.report_key AND sub.child_key = rc.child_key
  WHERE rc.release_id = {release} AND rc.is_duplicate_of IS NULL"
         )
     });
@@ -541,11 +545,11 @@ SELECT ch.child_row, rc.report_id, r.report_date, r.report_kind,
         format!(
             "CREATE OR REPLACE TEMP TABLE study_placements AS
 -- the cohort's children's placements
-SELECT ch.child_row, pl.episode_id, pl.start_date, pl.end_date, pl.exit_reason,
+SELECT ch.child_row, pl.episode_key, pl.start_date, pl.end_date, pl.exit_reason,
        pl.is_trial_home_visit
   FROM placement pl
-  JOIN episode pe ON pe.release_id = pl.release_id AND pe.episode_id = pl.episode_id
-  JOIN study_children ch ON ch.child_pid = pe.child_pid
+  JOIN episode pe ON pe.release_id = {release} AND pe.episode_key = pl.episode_key
+  JOIN study_children ch ON ch.child_key = pe.child_key
  WHERE pl.release_id = {release}"
         )
     });
@@ -554,7 +558,7 @@ SELECT ch.child_row, pl.episode_id, pl.start_date, pl.end_date, pl.exit_reason,
             "CREATE OR REPLACE TEMP TABLE study_assessments AS
 -- the cohort's children's valid assessments
 SELECT ch.child_row, a.instrument_code, a.assessment_id, a.assessment_date, a.score
-  FROM assessment a JOIN study_children ch ON ch.child_pid = a.child_pid
+  FROM assessment a JOIN study_children ch ON ch.child_key = a.child_key
  WHERE a.release_id = {release} AND a.is_valid"
         )
     });
@@ -562,10 +566,10 @@ SELECT ch.child_row, a.instrument_code, a.assessment_id, a.assessment_date, a.sc
         sql: format!(
             "CREATE OR REPLACE TEMP TABLE study_followup AS
 WITH last_episode AS (
-  SELECT ch.root, e.closure_date, e.closure_reason, e.transferred_to_episode_id
-    FROM (SELECT root, episode_id, depth, max(depth) OVER (PARTITION BY root) AS last_depth
+  SELECT ch.root, e.closure_date, e.closure_reason
+    FROM (SELECT root, episode_key, depth, max(depth) OVER (PARTITION BY root) AS last_depth
             FROM study_chain) ch
-    JOIN episode e ON e.release_id = {release} AND e.episode_id = ch.episode_id
+    JOIN episode e ON e.release_id = {release} AND e.episode_key = ch.episode_key
    WHERE ch.depth = ch.last_depth
 ),
 -- safety reached: events of the chain on or after entry; in_placement: during a placement
@@ -604,8 +608,7 @@ removal AS (
    GROUP BY e.k
 )
 -- the cohort columns outcomes read (who a row is comes from study_cohort by cohort_row)
-SELECT c.cohort_row, c.child_row, c.release_id, c.episode_id, c.child_pid, c.entry_date,
-       c.index_report_id,
+SELECT c.cohort_row, c.child_row, c.child_key, c.entry_date, c.index_report_key,
        c.d18, c.extract_date, c.grp,
        l.closure_date AS end_closure_date,
        l.closure_reason AS end_closure_reason,
@@ -628,7 +631,7 @@ SELECT c.cohort_row, c.child_row, c.release_id, c.episode_id, c.child_pid, c.ent
     let children = Statement {
         sql: "CREATE OR REPLACE TEMP TABLE study_children AS
 -- the cohort's children with their number (child_row), which the slices below carry
-SELECT DISTINCT child_pid, child_row FROM study_cohort"
+SELECT DISTINCT child_key, child_row FROM study_cohort"
             .into(),
         params: Params::default(),
     };

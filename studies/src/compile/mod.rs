@@ -166,7 +166,7 @@ pub fn compile(protocol: &Protocol, release_id: &str) -> Compiled {
         .resolved_outcomes()
         .into_iter()
         .map(|o| CompiledOutcome {
-            statement: outcome::statement(protocol, &o),
+            statement: outcome::statement(protocol, release_id, &o),
             outcome: o,
         })
         .collect();

@@ -21,6 +21,7 @@ const NEVER: &str = "DATE '9999-12-31'";
 struct Ctx<'a> {
     p: &'a Protocol,
     o: &'a Outcome,
+    release_id: &'a str,
     params: Params,
 }
 
@@ -76,7 +77,7 @@ impl Ctx<'_> {
         };
         format!(
             "(SELECT min(r.report_date) FROM study_reports r WHERE r.child_row = o.child_row \
-             AND r.report_id <> COALESCE(o.index_report_id, '') \
+             AND r.report_key <> COALESCE(o.index_report_key, 0) \
              AND r.report_date > o.t0 + {dedup}{subst}{kind})"
         )
     }
@@ -87,20 +88,23 @@ impl Ctx<'_> {
             .to_string()
     }
 
-    fn first_intervention(&self) -> String {
-        "(SELECT min(x.start_date) FROM study_chain ch JOIN intervention x \
-         ON x.release_id = o.release_id AND x.episode_id = ch.episode_id \
-         WHERE ch.root = o.cohort_row AND x.intervention_code <> 'ADVICE_ONLY' \
-         AND x.start_date >= o.t0)"
-            .to_string()
+    fn first_intervention(&mut self) -> String {
+        let release = self.params.text(self.release_id);
+        format!(
+            "(SELECT min(x.start_date) FROM study_chain ch JOIN intervention x \
+             ON x.release_id = {release} AND x.episode_key = ch.episode_key \
+             WHERE ch.root = o.cohort_row AND x.intervention_code <> 'ADVICE_ONLY' \
+             AND x.start_date >= o.t0)"
+        )
     }
 }
 
 /// The statement selecting `o`'s dataset.
-pub(super) fn statement(p: &Protocol, o: &Outcome) -> Statement {
+pub(super) fn statement(p: &Protocol, release_id: &str, o: &Outcome) -> Statement {
     let mut cx = Ctx {
         p,
         o,
+        release_id,
         params: Params::default(),
     };
     let rows = match o.id.as_str() {
@@ -135,18 +139,23 @@ fn origin(cx: &mut Ctx) -> String {
             format!("NULLIF({}, {NEVER})", cx.safety_any("f")),
             "t0 IS NOT NULL".to_string(),
         ),
-        "P2.2" => (
-            "COALESCE((SELECT r.report_date FROM report r WHERE r.release_id = f.release_id \
-             AND r.report_id = f.index_report_id), f.entry_date)"
-                .into(),
-            "EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = o0.release_id \
-             AND x.report_id = o0.index_report_id AND x.child_pid = o0.child_pid \
-             AND x.finding IN ('SUBSTANTIATED', 'INDICATED'))"
-                .to_string(),
-        ),
+        "P2.2" => {
+            let release = cx.params.text(cx.release_id);
+            (
+                format!(
+                    "COALESCE((SELECT r.report_date FROM report r WHERE r.release_id = {release} \
+                     AND r.report_key = f.index_report_key), f.entry_date)"
+                ),
+                format!(
+                    "EXISTS (SELECT 1 FROM report_child_form x WHERE x.release_id = {release} \
+                     AND x.report_key = o0.index_report_key AND x.child_key = o0.child_key \
+                     AND x.finding IN ('SUBSTANTIATED', 'INDICATED'))"
+                ),
+            )
+        }
         "P2.4" => (
             "(SELECT min(pl.end_date) FROM study_chain ch JOIN study_placements pl \
-             ON pl.episode_id = ch.episode_id \
+             ON pl.episode_key = ch.episode_key \
              WHERE ch.root = f.cohort_row AND pl.start_date >= f.entry_date AND pl.exit_reason IN ('REUNIFICATION', 'KIN_GUARDIANSHIP') \
              AND pl.end_date - pl.start_date >= 8 AND NOT pl.is_trial_home_visit)"
                 .into(),
@@ -371,7 +380,7 @@ ends AS (
 reports AS (
   SELECT o.cohort_row AS k, r.report_date AS d
     FROM ends o JOIN study_reports r ON r.child_row = o.child_row
-   WHERE r.report_id <> COALESCE(o.index_report_id, '')
+   WHERE r.report_key <> COALESCE(o.index_report_key, 0)
      AND r.report_date > o.t0 + {dedup} AND r.report_date <= o.t_end{subst}
 ),
 -- each counted re-report with the one counted before it (prev)
@@ -412,9 +421,9 @@ o AS (SELECT f.*, f.entry_date AS t0 FROM f),
 spells AS (
   SELECT o.cohort_row AS k, pl.start_date AS s,
          LEAST(COALESCE(pl.end_date, o.admin_end), o.admin_end, COALESCE(o.d18, {NEVER}),
-               COALESCE(o.death_date, {NEVER})) AS e, o.child_row, o.release_id
+               COALESCE(o.death_date, {NEVER})) AS e, o.child_row
     FROM o JOIN study_chain ch ON ch.root = o.cohort_row
-    JOIN study_placements pl ON pl.episode_id = ch.episode_id
+    JOIN study_placements pl ON pl.episode_key = ch.episode_key
    WHERE pl.start_date >= o.entry_date AND NOT pl.is_trial_home_visit
      AND COALESCE(pl.exit_reason, '') <> 'RUNAWAY'
 ),
@@ -465,7 +474,7 @@ fn scores(cx: &mut Ctx) -> String {
        CASE WHEN s.followup IS NULL THEN NULL
             WHEN s.followup {better} {cut} AND NOT EXISTS (
               SELECT 1 FROM study_reports r
-               WHERE r.child_row = s.child_row AND r.report_id <> COALESCE(s.index_report_id, '')
+               WHERE r.child_row = s.child_row AND r.report_key <> COALESCE(s.index_report_key, 0)
                  AND r.report_date > s.entry_date + {dedup} AND r.report_date <= s.entry_date + {window}
                  AND r.substantiated)
             THEN 1 ELSE 0 END AS sustained"

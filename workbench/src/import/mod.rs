@@ -373,6 +373,8 @@ fn write_release(
         .with_context(|| format!("writing {}", t.name))?;
         progress(&format!("wrote {} ({} rows)", t.name, st.rows));
     }
+    progress("numbering children, episodes and reports");
+    crate::store::assign_keys(&tx, release_id).context("assigning the surrogate keys")?;
     progress("computing the content hash");
     let hash = crate::hash::release_hash(&tx, release_id)?;
     tx.commit().context("committing the release")?;

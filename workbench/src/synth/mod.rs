@@ -327,6 +327,7 @@ pub fn generate_into_store(
     // The same integrity checks as an import, before the commit: a release that fails them is
     // rolled back like any other error.
     crate::validate::check_release(&tx, &opts.release_id)?;
+    crate::store::assign_keys(&tx, &opts.release_id)?;
     tx.commit()?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -31,17 +31,20 @@ fn to_sql<'a>(c: &Cell<'a>) -> ToSqlOutput<'a> {
     })
 }
 
-/// Appends rows of one table with the release id first.
+/// Appends rows of one table with the release id first and its surrogate keys NULL (the store
+/// assigns them once the release is validated).
 pub fn append_rows<R: Row>(
     app: &mut Appender<'_>,
     release_id: &str,
     rows: &[R],
 ) -> Result<(), SynthError> {
+    let keys = schema::surrogate_keys(R::TABLE).count();
     for r in rows {
         let cells = r.cells();
-        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(cells.len() + 1);
+        let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(cells.len() + 1 + keys);
         values.push(ToSqlOutput::Borrowed(ValueRef::Text(release_id.as_bytes())));
         values.extend(cells.iter().map(to_sql));
+        values.extend((0..keys).map(|_| ToSqlOutput::Borrowed(ValueRef::Null)));
         let refs: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
         app.append_row(&refs[..])
             .map_err(|e| SynthError::Write(R::TABLE.to_string(), e))?;

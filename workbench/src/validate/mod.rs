@@ -139,7 +139,7 @@ mod tests {
         // A child with a bad pseudonym and an unknown sex, reported by key order.
         s.conn()
             .execute_batch(
-                "INSERT INTO child VALUES ('r', 'bbbbbbbbbbbbbbbbbbbb', NULL, 'Q', NULL, NULL, NULL), \
+                "INSERT INTO child (release_id, child_pid, family_pid, sex, birth_ym, expected_birth_ym, date_of_18th_birthday) VALUES ('r', 'bbbbbbbbbbbbbbbbbbbb', NULL, 'Q', NULL, NULL, NULL), \
                  ('r', '12345678901234567', NULL, 'F', '2014-13', NULL, DATE '2032-02-03')",
             )
             .unwrap();
