@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Version 1 had no surrogate keys: adds their columns and assigns them for every release, in
-    /// one transaction (a few seconds per million children).
+    /// one transaction (about 10 s per million children).
     fn migrate_from_v1(&self) -> Result<(), StoreError> {
         let mut sql = String::from("BEGIN TRANSACTION;\n");
         for k in schema::SURROGATE_KEYS {
