@@ -14,3 +14,8 @@ pub mod study;
 pub mod synth;
 pub mod tui;
 pub mod validate;
+
+/// jemalloc for Rust and (unprefixed) for DuckDB's C++ engine, as DuckDB's own Linux builds use:
+/// large joins and sorts allocate and free far less expensively than with glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
