@@ -833,6 +833,13 @@ impl SurrogateKey {
         self.table == self.numbered_by
             && table(self.table).is_some_and(|t| t.key[1..] == [self.source])
     }
+
+    /// The key that numbers `numbered_by`'s rows (for a numbering key, itself).
+    pub fn numbering(&self) -> Option<&'static SurrogateKey> {
+        SURROGATE_KEYS
+            .iter()
+            .find(|n| n.numbers() && n.table == self.numbered_by)
+    }
 }
 
 const fn surrogate(
@@ -966,9 +973,9 @@ mod tests {
                 "{} is numbered by one identifier",
                 target.name
             );
-            let numbering = SURROGATE_KEYS
-                .iter()
-                .position(|n| n.numbers() && n.table == k.numbered_by)
+            let numbering = k
+                .numbering()
+                .and_then(|n| SURROGATE_KEYS.iter().position(|m| m == n))
                 .unwrap_or_else(|| panic!("nothing numbers {}", k.numbered_by));
             if k.numbers() {
                 assert_eq!(numbering, i);

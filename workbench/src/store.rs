@@ -154,31 +154,22 @@ impl Store {
     /// Version 1 had no surrogate keys: adds their columns and assigns them for every release, in
     /// one transaction (about 10 s per million children).
     fn migrate_from_v1(&self) -> Result<(), StoreError> {
-        let mut sql = String::from("BEGIN TRANSACTION;\n");
+        let tx = self.conn.unchecked_transaction()?;
         for k in schema::SURROGATE_KEYS {
-            sql.push_str(&format!(
-                "ALTER TABLE {} ADD COLUMN {} INTEGER;\n",
+            tx.execute_batch(&format!(
+                "ALTER TABLE {} ADD COLUMN {} INTEGER",
                 k.table, k.column
-            ));
+            ))?;
         }
-        self.conn.execute_batch(&sql)?;
-        let migrated = (|| {
-            for r in self.releases()? {
-                assign_keys(&self.conn, &r.release_id)?;
-            }
-            self.conn.execute(
-                "UPDATE workbench_meta SET value = ? WHERE key = 'schema_version'",
-                params![SCHEMA_VERSION.to_string()],
-            )?;
-            Ok::<(), StoreError>(())
-        })();
-        match migrated {
-            Ok(()) => Ok(self.conn.execute_batch("COMMIT")?),
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
+        for r in self.releases()? {
+            assign_keys(&tx, &r.release_id)?;
         }
+        tx.execute(
+            "UPDATE workbench_meta SET value = ? WHERE key = 'schema_version'",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn create_schema(&self) -> Result<(), StoreError> {
@@ -386,9 +377,8 @@ pub fn assign_keys(conn: &Connection, release_id: &str) -> Result<(), duckdb::Er
                 src = k.source,
             )
         } else {
-            let numbering = schema::SURROGATE_KEYS
-                .iter()
-                .find(|n| n.numbers() && n.table == k.numbered_by)
+            let numbering = k
+                .numbering()
                 .expect("every referenced table is numbered (schema test)");
             format!(
                 "UPDATE {t} SET {col} = n.{ncol} FROM {nt} n \
